@@ -1,0 +1,59 @@
+# byoc_lab — two set-up commands: `make lab` and `make test`.
+# Needs only python3 (>=3.10, with venv), make and, for system packages, apt-get.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.byoc_lab-installed
+LAB_PORT ?= 8888
+NOTEBOOKS := $(wildcard notebooks/*.ipynb)
+
+.PHONY: lab test lint typecheck pytest venv sysdeps clean help
+
+help:
+	@echo "make lab    create .venv, install everything, serve JupyterLab on the tutorials"
+	@echo "make test   create .venv if needed, install, run lint, types and every test"
+
+venv: $(STAMP)
+
+# Re-install only when the package's metadata changes.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "byoc_lab needs Python >= 3.10, found " + sys.version.split()[0])'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: install the venv module (Debian: apt-get install python3-venv)"; exit 1; }
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[lab,dev]"
+	@touch $(STAMP)
+
+# System packages the wheels and tests need (OpenCV's libGL and glib), installed only
+# when missing: with apt-get as root (CI), through sudo, or else named for the user.
+SYS_PACKAGES := libgl1:libGL.so.1 libglib2.0-0:libgthread-2.0.so.0
+sysdeps:
+	@missing=""; \
+	for entry in $(SYS_PACKAGES); do \
+	  pkg=$${entry%%:*}; lib=$${entry#*:}; \
+	  ldconfig -p 2>/dev/null | grep -qF "$$lib" || missing="$$missing $$pkg"; \
+	done; \
+	[ -z "$$missing" ] && exit 0; \
+	echo "byoc_lab: installing system packages:$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo=sudo; \
+	else echo "byoc_lab: as root, run: apt-get install -y$$missing" >&2; exit 1; fi; \
+	command -v apt-get >/dev/null || { echo "byoc_lab: install the equivalents of:$$missing" >&2; exit 1; }; \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing
+
+lab: $(STAMP) sysdeps
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --ServerApp.root_dir=notebooks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP) sysdeps
+	$(PY) -m pytest tests $(if $(NOTEBOOKS),notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=120 --nbval-sanitize-with notebooks/sanitize.cfg)
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
