@@ -1,11 +1,14 @@
 # byoc_lab — two set-up commands: `make lab` and `make test`.
-# Needs only python3 (>=3.10, with venv), make and, for system packages, apt-get.
+# Needs only python3 (>=3.11, with venv), make and, for system packages, apt-get.
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.byoc_lab-installed
 LAB_PORT ?= 8888
+LAB_ARGS ?=
+# Jupyter refuses to run as root unless told; CI and containers run as root.
+ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 
 .PHONY: lab test lint typecheck pytest venv sysdeps clean help
@@ -18,20 +21,26 @@ venv: $(STAMP)
 
 # Re-install only when the package's metadata changes.
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "byoc_lab needs Python >= 3.10, found " + sys.version.split()[0])'
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "byoc_lab needs Python >= 3.11, found " + sys.version.split()[0])'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: install the venv module (Debian: apt-get install python3-venv)"; exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[lab,dev]"
 	@touch $(STAMP)
 
-# System packages the wheels and tests need (OpenCV's libGL and glib), installed only
-# when missing: with apt-get as root (CI), through sudo, or else named for the user.
-SYS_PACKAGES := libgl1:libGL.so.1 libglib2.0-0:libgthread-2.0.so.0
+# System packages the wheels and tests need, as package:file pairs (a shared library
+# for OpenCV, a command for the media peers). Installed only when missing: with
+# apt-get as root (CI), through sudo, or else named for the user to install.
+SYS_LIBS := libgl1:libGL.so.1 libglib2.0-0:libgthread-2.0.so.0
+SYS_BINS := ffmpeg:ffprobe
 sysdeps:
 	@missing=""; \
-	for entry in $(SYS_PACKAGES); do \
+	for entry in $(SYS_LIBS); do \
 	  pkg=$${entry%%:*}; lib=$${entry#*:}; \
 	  ldconfig -p 2>/dev/null | grep -qF "$$lib" || missing="$$missing $$pkg"; \
+	done; \
+	for entry in $(SYS_BINS); do \
+	  pkg=$${entry%%:*}; bin=$${entry#*:}; \
+	  command -v "$$bin" >/dev/null || missing="$$missing $$pkg"; \
 	done; \
 	[ -z "$$missing" ] && exit 0; \
 	echo "byoc_lab: installing system packages:$$missing"; \
@@ -41,7 +50,7 @@ sysdeps:
 	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing
 
 lab: $(STAMP) sysdeps
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --ServerApp.root_dir=notebooks
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --ServerApp.root_dir=notebooks $(ROOT_ARGS) $(LAB_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -5,8 +5,6 @@ neither Jupyter (ipywidgets, IPython), nor torch, nor PyAV: notebook widgets liv
 ``byoc_lab.widgets`` and media code loads when a stream first needs it.
 """
 
-from __future__ import annotations
-
 from .builtins import Grayscale, GreenTint, Passthrough
 from .check import CheckReport, acheck_processor, check_processor
 from .errors import (

@@ -8,6 +8,7 @@ bad frame: errors are collected so one report shows them all.
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -109,7 +110,7 @@ async def acheck_processor(
     frames: int = 30,
     width: int = 640,
     height: int = 480,
-    timeout: float | None = 10.0,
+    frame_timeout: float | None = 10.0,
 ) -> CheckReport:
     """Async twin of :func:`check_processor`."""
     runner = ProcessorRunner(as_processor(processor))
@@ -121,7 +122,7 @@ async def acheck_processor(
             for n, frame in enumerate(src):
                 if n >= frames:
                     break
-                await _check_one(runner, frame, report, timeout)
+                await _check_one(runner, frame, report, frame_timeout)
     finally:
         await runner.shutdown()
     return report
@@ -134,7 +135,7 @@ def check_processor(
     frames: int = 30,
     width: int = 640,
     height: int = 480,
-    timeout: float | None = 10.0,
+    frame_timeout: float | None = 10.0,
 ) -> CheckReport:
     """Run ``processor`` on ``frames`` frames and report timing and errors.
 
@@ -145,29 +146,30 @@ def check_processor(
         frames: how many frames to run.
         width: frame width for sources created here.
         height: frame height for sources created here.
-        timeout: seconds one ``process()`` call may take before it counts as failed.
+        frame_timeout: seconds one ``process()`` call may take before it counts as failed.
 
     Safe to call in a notebook cell: it runs on byoc_lab's background loop.
     """
     coro = acheck_processor(
-        processor, source, frames=frames, width=width, height=height, timeout=timeout
+        processor, source, frames=frames, width=width, height=height, frame_timeout=frame_timeout
     )
     return run_sync(coro)
 
 
 async def _check_one(
-    runner: ProcessorRunner, frame: Frame, report: CheckReport, timeout: float | None
+    runner: ProcessorRunner, frame: Frame, report: CheckReport, limit: float | None
 ) -> None:
     report.last_input = frame.image
     image = frame.image.copy()
     start = time.perf_counter()
     try:
-        out = await runner.process(image, index=frame.index, timeout=timeout)
+        async with asyncio.timeout(limit):
+            out = await runner.process(image, index=frame.index)
     except ByocLabError as exc:
         report.errors.append(FrameFailure(frame.index, str(exc)))
         return
     except TimeoutError:
-        report.errors.append(FrameFailure(frame.index, f"process() took longer than {timeout} s"))
+        report.errors.append(FrameFailure(frame.index, f"process() took longer than {limit} s"))
         return
     except Exception as exc:  # noqa: BLE001 - user code may raise anything; reported per frame
         report.errors.append(

@@ -113,25 +113,24 @@ class ProcessorRunner:
         """Call the processor's ``shutdown()`` if it has one."""
         await _call_hook(self.processor, "shutdown")
 
-    async def process(
-        self, image: RGBImage, *, index: int | None = None, timeout: float | None = None
-    ) -> RGBImage:
+    async def process(self, image: RGBImage, *, index: int | None = None) -> RGBImage:
         """Process one RGB frame and return the validated RGB result.
 
         Args:
             image: RGB uint8 ``HxWx3``; an array processor may modify it in place.
             index: the frame's index, used in error messages.
-            timeout: seconds to wait for ``process`` before giving up (None: no limit).
+
+        Bound it with ``async with asyncio.timeout(seconds)``; a sync ``process`` then
+        keeps running in its thread, but the caller stops waiting.
 
         Raises:
             FrameContractError: the processor returned something that is not a frame
                 of the expected form.
-            TimeoutError: ``process`` took longer than ``timeout``.
             Exception: whatever ``process`` itself raised, unchanged.
         """
         arg: Any = image.tobytes() if self.input_kind is InputKind.BYTES else image
         call = self._process(arg) if self.is_async else asyncio.to_thread(self._process, arg)
-        result = await asyncio.wait_for(call, timeout) if timeout is not None else await call
+        result = await call
         return self._check_output(result, image, index)
 
     async def timed_process(

@@ -55,9 +55,11 @@ class FrameSource:
         name: short kind, e.g. ``"synthetic"``, ``"webcam"``.
         reason: why :func:`auto` chose this source ("" when chosen directly).
         count: how many frames to yield at most (None: until the source ends).
+        fps: the source's frame rate (nominal for files and synthetic frames).
     """
 
     name = "source"
+    fps = 30.0
 
     def __init__(self, *, count: int | None = None) -> None:
         if count is not None and count < 0:
@@ -440,6 +442,10 @@ def open_source(
         pattern = arg or "bars"
         return SyntheticSource(pattern, width=width, height=height, count=count)  # type: ignore[arg-type]
     if kind == "webcam":
+        if arg and not arg.isdigit():
+            raise SourceError(
+                f"{spec!r} does not name a camera index", expected="webcam or webcam:N", got=arg
+            )
         return WebcamSource(int(arg or 0), size=(width, height), count=count)
     if kind == "auto":
         return auto(width=width, height=height, count=count)
