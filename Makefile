@@ -11,7 +11,12 @@ LAB_ARGS ?=
 ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 
-.PHONY: lab test lint typecheck pytest venv sysdeps clean help
+# The interop peer, pytrickle 0.1.6 from PyPI, in its own venv: it pins av==14.2.0 and
+# pulls torch, which must not meet byoc_lab's own av. torch==2.13.0 is the CPU build here.
+PEER_VENV  := .venv-pytrickle
+PEER_STAMP := $(PEER_VENV)/.installed-0.1.6
+
+.PHONY: lab test lint typecheck pytest venv peers sysdeps clean help
 
 help:
 	@echo "make lab    create .venv, install everything, serve JupyterLab on the tutorials"
@@ -26,6 +31,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[lab,dev]"
 	@touch $(STAMP)
+
+peers: $(PEER_STAMP)
+
+$(PEER_STAMP):
+	@test -x $(PEER_VENV)/bin/python || $(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEER_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(PEER_VENV)/bin/python -m pip install --quiet --only-binary av av==14.2.0 pytrickle==0.1.6
+	@touch $(PEER_STAMP)
 
 # System packages the wheels and tests need, as package:file pairs (a shared library
 # for OpenCV, a command for the media peers). Installed only when missing: with
@@ -59,10 +73,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP) sysdeps
+pytest: $(STAMP) sysdeps peers
 	$(PY) -m pytest tests $(if $(NOTEBOOKS),notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=120 --nbval-sanitize-with notebooks/sanitize.cfg)
 
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(PEER_VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
