@@ -74,3 +74,25 @@ def test_frame_numbers_survive_tint_grayscale_and_jpeg(index: int) -> None:
 def test_unstamped_frames_read_as_none() -> None:
     assert read_frame_number(np.full((240, 320, 3), 90, dtype=np.uint8)) is None
     assert read_frame_number(np.zeros((8, 8, 3), dtype=np.uint8)) is None
+
+
+def test_missing_opencv_names_the_extra_to_install() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['cv2'] = None\n"
+        "import numpy as np\n"
+        "from byoc_lab import DependencyError\n"
+        "from byoc_lab.frames import encode_image\n"
+        "try:\n"
+        "    encode_image(np.zeros((2, 2, 3), np.uint8))\n"
+        "except DependencyError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    assert "OpenCV is needed to encode JPEG images" in out
+    assert 'pip install "byoc_lab[lab]"' in out
+    assert 'pip install "byoc_lab[container]"' in out

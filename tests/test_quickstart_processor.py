@@ -46,3 +46,12 @@ def test_source_differs_from_quickstart_only_in_its_import_line(repo_root: Path)
     assert "from byoc_lab import FrameProcessor, run_processor" in text
     assert "from pytrickle" not in text
     assert "asyncio.run(run_processor(GreenTintProcessor(), port=8000))" in text
+
+
+async def test_run_processor_is_importable_and_says_it_cannot_serve_yet() -> None:
+    import pytest
+
+    from byoc_lab import GreenTint, NotAvailableError, run_processor
+
+    with pytest.raises(NotAvailableError, match="BYOC worker is not part of this build"):
+        await run_processor(GreenTint(), port=8000)
