@@ -15,11 +15,13 @@ message alone::
     ├── ParamError              a parameter value is unknown, of the wrong type or out of bounds
     ├── FrameError              bytes/arrays that are not a valid RGB frame or image
     ├── SourceError             a camera, image or video that cannot be read
-    ├── TrickleError            a trickle channel operation failed (client side)
+    ├── TrickleError            a trickle channel operation failed
     │   ├── StreamNotFoundError the channel does not exist (HTTP 404) or was deleted
     │   ├── StreamClosedError   the channel was closed by its publisher or server
     │   ├── TrickleTimeoutError no usable answer within the retry policy's bounds
-    │   └── TrickleHTTPError    an unexpected HTTP status; carries ``status`` and ``url``
+    │   ├── TrickleHTTPError    an unexpected HTTP status; carries ``status`` and ``url``
+    │   ├── ChannelNameError    a channel name that is not safe in a URL (server side)
+    │   └── ChannelLimitError   the trickle server already hosts its maximum of channels
     └── MediaError              MPEG-TS / H.264 media that cannot be decoded or encoded
         ├── DecodeError         input bytes that are not decodable media
         └── EncodeError         frames the encoder cannot take
@@ -29,6 +31,8 @@ from __future__ import annotations
 
 __all__ = [
     "ByocLabError",
+    "ChannelLimitError",
+    "ChannelNameError",
     "ContractError",
     "DecodeError",
     "DependencyError",
@@ -188,6 +192,14 @@ class TrickleHTTPError(TrickleError):
     ) -> None:
         self.status = status
         super().__init__(message, url=url, expected=expected, got=got, fix=fix)
+
+
+class ChannelNameError(TrickleError, ValueError):
+    """A trickle channel name that is empty, too long, or holds characters unsafe in a URL."""
+
+
+class ChannelLimitError(TrickleError):
+    """The trickle server already hosts ``max_channels`` open channels; close one first."""
 
 
 class MediaError(ByocLabError):
