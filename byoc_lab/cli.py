@@ -49,7 +49,40 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="set a declared parameter (repeatable)",
     )
+    trickle = sub.add_parser(
+        "trickle",
+        help="run a standalone trickle server (channels auto-created on first publish)",
+        description="Serve trickle channels like http-trickle's server, on loopback by default.",
+    )
+    trickle.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    trickle.add_argument("--port", type=int, default=2939, help="port to listen on (2939)")
+    trickle.add_argument("--base-path", default="/", help="URL prefix of the channels (/)")
+    trickle.add_argument(
+        "--no-autocreate",
+        action="store_true",
+        help="refuse publishes to channels that were not created explicitly",
+    )
     return parser
+
+
+def _run_trickle(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from .trickle import TrickleServer, TrickleServerConfig
+
+    server = TrickleServer(TrickleServerConfig(autocreate=not args.no_autocreate))
+    app = web.Application()
+    server.setup(app, base_path=args.base_path)
+    base = args.base_path.rstrip("/")
+    logging.getLogger("byoc_lab.cli").info(
+        "trickle server on http://%s:%d%s/{channel}/{seq} (auto-create %s); Ctrl+C stops it",
+        args.host,
+        args.port,
+        base,
+        "off" if args.no_autocreate else "on",
+    )
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    return 0
 
 
 def _run_check(args: argparse.Namespace) -> int:
@@ -79,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return _run_check(args)
+        if args.command == "trickle":
+            return _run_trickle(args)
     except ByocLabError as exc:
         print(f"byoc-lab {args.command}: error: {exc}", file=sys.stderr)
         return 2

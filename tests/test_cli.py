@@ -75,3 +75,43 @@ def test_console_script_is_installed(repo_root: Path) -> None:
     )
     assert result.returncode == 0
     assert result.stdout.startswith("byoc_lab ")
+
+
+def test_trickle_command_serves_channels_until_interrupted(repo_root: Path) -> None:
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "byoc_lab.cli", "trickle", "--port", str(port)],
+        cwd=repo_root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                post = urllib.request.Request(
+                    f"{base}/demo/0", data=b"hello trickle", method="POST"
+                )
+                with urllib.request.urlopen(post, timeout=5) as response:
+                    assert response.status == 200
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "trickle server did not start"
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"{base}/demo/0", timeout=5) as response:
+            assert response.read() == b"hello trickle"
+            assert response.headers["Lp-Trickle-Seq"] == "0"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert f"trickle server on http://127.0.0.1:{port}/{{channel}}/{{seq}} (auto-create on)" in err
