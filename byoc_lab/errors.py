@@ -15,6 +15,10 @@ message alone::
     ├── ParamError              a parameter value is unknown, of the wrong type or out of bounds
     ├── FrameError              bytes/arrays that are not a valid RGB frame or image
     ├── SourceError             a camera, image or video that cannot be read
+    ├── RequestError            an HTTP request a byoc_lab server rejects; carries ``status``
+    ├── RegistrationError       an orchestrator refused a capability registration
+    ├── JobError                a gateway refused or failed a client call; carries ``status``
+    │   └── JobTimeoutError     no answer, or no stream output, within the time allowed
     ├── TrickleError            a trickle channel operation failed
     │   ├── StreamNotFoundError the channel does not exist (HTTP 404) or was deleted
     │   ├── StreamClosedError   the channel was closed by its publisher or server
@@ -39,11 +43,15 @@ __all__ = [
     "EncodeError",
     "FrameContractError",
     "FrameError",
+    "JobError",
+    "JobTimeoutError",
     "MediaError",
     "NotAvailableError",
     "ParamError",
     "ProcessorError",
     "ProcessorLoadError",
+    "RegistrationError",
+    "RequestError",
     "RuntimeStateError",
     "SourceError",
     "StreamClosedError",
@@ -212,3 +220,60 @@ class DecodeError(MediaError):
 
 class EncodeError(MediaError):
     """Frames the encoder cannot take (size changed mid-segment, odd dimensions, …)."""
+
+
+class RequestError(ByocLabError):
+    """An HTTP request that a byoc_lab server rejects.
+
+    ``status`` is the HTTP status to answer with (400 unless said otherwise) and
+    ``field`` names the offending JSON field or header, when there is one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 400,
+        field: str | None = None,
+        expected: str | None = None,
+        got: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.status = status
+        self.field = field
+        super().__init__(message, expected=expected, got=got, fix=fix)
+
+
+class RegistrationError(ByocLabError):
+    """An orchestrator refused, or could not be reached for, a capability registration."""
+
+
+class JobError(ByocLabError):
+    """A gateway refused or failed a client's call (batch job, stream start/update/stop).
+
+    Attributes:
+        status: the HTTP status the gateway answered, or 0 when there was no answer
+            (unreachable, TLS failure, timeout).
+        url: the URL that was called.
+        text: the server's answer, decoded as text ("" without an answer).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        url: str | None = None,
+        text: str = "",
+        expected: str | None = None,
+        got: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.status = status
+        self.url = url
+        self.text = text
+        super().__init__(message, expected=expected, got=got, fix=fix)
+
+
+class JobTimeoutError(JobError, TimeoutError):
+    """No answer from the gateway, or no output from a stream, within the time allowed."""

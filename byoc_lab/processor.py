@@ -26,7 +26,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from .errors import NotAvailableError, ParamError
+from .emit import send_data
+from .errors import ParamError
 from .params import Param, ParamSpec
 
 __all__ = ["FrameProcessor", "InputFormat", "run_processor"]
@@ -56,6 +57,20 @@ class FrameProcessor:
 
     async def shutdown(self) -> None:
         """Run once after the last frame (free resources here). Override if needed."""
+
+    def send_data(self, obj: Any) -> bool:
+        """Emit ``obj`` next to the frames; call it from ``process()``.
+
+        In a live stream ``obj`` becomes one JSON line (``json.dumps(obj)``, under
+        64 KiB) on the stream's data channel, which a gateway turns into one
+        server-sent event. Elsewhere (previews, checks, batch jobs) nothing collects
+        data and the call does nothing. Never raises for the data itself: a line that
+        is too long or not JSON-serialisable is counted and reported by the host.
+
+        Returns:
+            True if the host accepted ``obj``.
+        """
+        return send_data(obj)
 
     @classmethod
     def declared_params(cls) -> dict[str, Param[Any]]:
@@ -103,12 +118,8 @@ async def run_processor(processor: object, port: int = 8000, host: str = "127.0.
     """Serve ``processor`` as a BYOC worker until cancelled (the quickstart's ``__main__``).
 
     Binds 127.0.0.1 unless ``host`` says otherwise (a container passes ``"0.0.0.0"``).
-
-    Raises:
-        NotAvailableError: the worker is not part of this build yet.
+    In a notebook, use :class:`byoc_lab.Worker`, which does not block the kernel.
     """
-    raise NotAvailableError(
-        f"run_processor({type(processor).__name__}(), port={port}) cannot serve yet: the "
-        "BYOC worker is not part of this build of byoc_lab",
-        fix="check the processor with `byoc-lab check FILE.py:Class` meanwhile",
-    )
+    from .worker.server import run_processor as serve
+
+    await serve(processor, port=port, host=host)

@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import time
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
@@ -94,6 +94,35 @@ class ProcessorRunner:
         self.processor = processor
         self.input_kind = detect_input_kind(processor)
         self.is_async = inspect.iscoroutinefunction(self._process)
+        # One call at a time: processors need not be thread-safe, and parameter updates
+        # land between frames. Created lazily, on the loop that first uses it.
+        self._lock: asyncio.Lock | None = None
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held during each ``process()`` call and each parameter update."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    async def update_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply parameter values between two frames; returns those that changed.
+
+        Raises:
+            ParamError: a value is unknown, mistyped or out of bounds (nothing applied).
+            ContractError: the processor has no ``update_params`` method.
+        """
+        update = getattr(self.processor, "update_params", None)
+        if not callable(update):
+            raise ContractError(
+                f"{self.name} takes no parameters (it has no update_params method)",
+                fix="subclass byoc_lab.FrameProcessor and declare Param()s",
+            )
+        async with self.lock:
+            result = update(params)
+            if inspect.isawaitable(result):
+                result = await result
+        return dict(result) if isinstance(result, Mapping) else {}
 
     @property
     def name(self) -> str:
@@ -129,9 +158,33 @@ class ProcessorRunner:
             Exception: whatever ``process`` itself raised, unchanged.
         """
         arg: Any = image.tobytes() if self.input_kind is InputKind.BYTES else image
-        call = self._process(arg) if self.is_async else asyncio.to_thread(self._process, arg)
-        result = await call
+        async with self.lock:
+            result = await self._call(arg)
         return self._check_output(result, image, index)
+
+    async def process_bytes(self, data: bytes) -> bytes:
+        """Hand raw bytes to a ``bytes`` processor untouched and return what it gives back.
+
+        Raises:
+            ContractError: the processor takes arrays, not bytes.
+            FrameContractError: it returned something other than bytes.
+        """
+        if self.input_kind is not InputKind.BYTES:
+            raise ContractError(f"{self.name}.process takes RGB arrays, not raw bytes")
+        async with self.lock:
+            result = await self._call(data)
+        if not isinstance(result, _BYTES_TYPES):
+            raise FrameContractError(
+                f"{self.name}.process() returned the wrong type",
+                expected="bytes",
+                got=describe_array(result),
+            )
+        return bytes(result)
+
+    async def _call(self, arg: Any) -> Any:
+        if self.is_async:
+            return await self._process(arg)
+        return await asyncio.to_thread(self._process, arg)
 
     async def timed_process(
         self, image: RGBImage, *, index: int | None = None

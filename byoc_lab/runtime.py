@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from .errors import RuntimeStateError
 
-__all__ = ["BackgroundLoop", "get_loop", "run_sync"]
+__all__ = ["BackgroundLoop", "get_loop", "run_async", "run_sync"]
 
 T = TypeVar("T")
 
@@ -63,6 +63,12 @@ class BackgroundLoop:
         """Schedule ``coro`` on the loop and return a thread-safe future."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
+    async def run_async(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on this loop from any loop (directly when already on it)."""
+        if self.in_loop_thread():
+            return await coro
+        return await asyncio.wrap_future(self.submit(coro))
+
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run ``coro`` on the loop and wait for its result.
 
@@ -96,3 +102,8 @@ def get_loop() -> BackgroundLoop:
 def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
     """Run ``coro`` on the process-wide background loop and return its result."""
     return _DEFAULT.run(coro, timeout)
+
+
+async def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Await ``coro`` on the process-wide background loop, from any running loop."""
+    return await _DEFAULT.run_async(coro)

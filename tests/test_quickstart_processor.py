@@ -48,10 +48,34 @@ def test_source_differs_from_quickstart_only_in_its_import_line(repo_root: Path)
     assert "asyncio.run(run_processor(GreenTintProcessor(), port=8000))" in text
 
 
-async def test_run_processor_is_importable_and_says_it_cannot_serve_yet() -> None:
-    import pytest
+async def test_run_processor_serves_until_cancelled(repo_root: Path) -> None:
+    import asyncio
+    import socket
 
-    from byoc_lab import GreenTint, NotAvailableError, run_processor
+    import aiohttp
 
-    with pytest.raises(NotAvailableError, match="BYOC worker is not part of this build"):
-        await run_processor(GreenTint(), port=8000)
+    from byoc_lab import run_processor
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    serving = asyncio.create_task(run_processor(load_processor(_example(repo_root)), port=port))
+    try:
+        async with aiohttp.ClientSession() as http, asyncio.timeout(20):
+            while True:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/health") as r:
+                        if (await r.json())["status"] == "IDLE":
+                            break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+            async with http.post(f"http://127.0.0.1:{port}/", data=BLACK_640x480) as r:
+                body = await r.read()
+        assert sum(body[1::3]) == 24_576_000
+    finally:
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+    assert serving.cancelled()
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a new server would
+        s.bind(("127.0.0.1", port))  # the port is free again
