@@ -29,7 +29,7 @@ from byoc_lab.loader import as_processor
 from byoc_lab.runner import ProcessorRunner
 from byoc_lab.worker.api import StartBody
 from byoc_lab.worker.batch import BatchResult, run_batch
-from byoc_lab.worker.request import StreamRequest
+from byoc_lab.worker.request import SessionConfig, StreamRequest
 
 if TYPE_CHECKING:
     from byoc_lab.worker.session import StreamSession
@@ -62,6 +62,7 @@ class WorkerConfig:
             orchestrators serve trickle over HTTPS with self-signed certificates, so a
             worker behind one needs this off.
         start_wait: seconds a ``/stream/start`` waits for ``initialize()`` to finish.
+        session: timings and limits of live streams (None: go-livepeer-friendly defaults).
     """
 
     capability: str = "byoc_lab"
@@ -71,6 +72,7 @@ class WorkerConfig:
     max_body_bytes: int = 64 * 1024 * 1024
     trickle_verify_tls: bool = True
     start_wait: float = 30.0
+    session: SessionConfig | None = None
 
     def __post_init__(self) -> None:
         if self.capacity < 1:
@@ -249,7 +251,11 @@ class WorkerCore:
             params=body.params,
         )
         session = StreamSession(
-            request, runner=lambda: self._runner, http=self._client(), on_end=self._on_end
+            request,
+            runner=lambda: self._runner,
+            http=self._client(),
+            config=self.config.session,
+            on_end=self._on_end,
         )
         self._sessions[request.request_id] = session
         self._stream_error = None
