@@ -120,9 +120,9 @@ async def test_unreachable_input_is_error_health_then_the_next_start_works(
     clip = make_clip(30)
     await _start(rig.http, worker.url, go_livepeer_body(rig, "good"))
     assert (await _health(rig.http, worker.url))["status"] == "OK"
-    reading = asyncio.create_task(rig.read_output("good"))
+    output = asyncio.create_task(rig.read_output("good"))
     await rig.feed("good", clip.segments)
-    assert (await reading).numbers == list(range(30))
+    assert (await output).numbers == list(range(30))
 
 
 def _open_fds() -> int:
