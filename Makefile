@@ -16,11 +16,12 @@ NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 PEER_VENV  := .venv-pytrickle
 PEER_STAMP := $(PEER_VENV)/.installed-0.1.6
 
-.PHONY: lab test lint typecheck pytest venv peers sysdeps clean help
+.PHONY: lab test demo lint typecheck pytest venv peers sysdeps clean help
 
 help:
 	@echo "make lab    create .venv, install everything, serve JupyterLab on the tutorials"
 	@echo "make test   create .venv if needed, install, run lint, types and every test"
+	@echo "make demo   run the original quickstart end to end, headless"
 
 venv: $(STAMP)
 
@@ -77,6 +78,11 @@ pytest: $(STAMP) sysdeps peers
 	$(PY) -m pytest tests $(if $(NOTEBOOKS),notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=120 --nbval-sanitize-with notebooks/sanitize.cfg)
 
 test: lint typecheck pytest
+
+# The original quickstart end to end, headless: worker, orchestrator and gateway as
+# separate processes on its ports (8000, 8936, 8935), then its send_job.py unchanged.
+demo: $(STAMP)
+	$(PY) examples/quickstart/demo.py
 
 clean:
 	rm -rf $(VENV) $(PEER_VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

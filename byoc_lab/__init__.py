@@ -5,6 +5,8 @@ neither Jupyter (ipywidgets, IPython), nor torch, nor PyAV: notebook widgets liv
 ``byoc_lab.widgets`` and media code loads when a stream first needs it.
 """
 
+import typing as _typing
+
 from .builtins import Grayscale, GreenTint, Passthrough
 from .check import CheckReport, acheck_processor, check_processor
 from .errors import (
@@ -34,7 +36,35 @@ from .sources import (
     open_source,
 )
 
+if _typing.TYPE_CHECKING:
+    from .client import GatewayClient
+    from .network.local import LocalNetwork
+    from .worker.handle import Worker
+
 __version__ = "0.1.0"
+
+# Heavier parts (aiohttp, PyAV) load on first use, so `import byoc_lab` stays fast.
+_LAZY = {
+    "Worker": "byoc_lab.worker.handle",
+    "LocalNetwork": "byoc_lab.network.local",
+    "GatewayClient": "byoc_lab.client",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'byoc_lab' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "ByocLabError",
@@ -46,9 +76,11 @@ __all__ = [
     "FrameError",
     "FrameProcessor",
     "FrameSource",
+    "GatewayClient",
     "Grayscale",
     "GreenTint",
     "ImageSource",
+    "LocalNetwork",
     "NotAvailableError",
     "Param",
     "ParamError",
@@ -61,6 +93,7 @@ __all__ = [
     "SyntheticSource",
     "VideoFileSource",
     "WebcamSource",
+    "Worker",
     "__version__",
     "acheck_processor",
     "check_processor",
