@@ -8,24 +8,19 @@ every task left on that loop after a test belongs to a client:
 - plain (sync) tests start them on a separate server thread (``thread_stack``) and use
   the sync API, as a notebook cell would.
 
-Every async test runs under TEST_TIMEOUT_S and a watchdog ends the run after
-HARD_TIMEOUT_S, so a bug shows up as a failure, never as a hang.
+Time limits per test come from tests/conftest.py (``TIME_LIMITS``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import faulthandler
-import functools
-import inspect
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from _pytest.faulthandler import fault_handler_stderr_fd_key
 
 from byoc_lab.builtins import GreenTint
 from byoc_lab.framecode import read_frame_number
@@ -43,46 +38,11 @@ from byoc_lab.worker import WorkerConfig, WorkerServer
 
 T = TypeVar("T")
 
-TEST_TIMEOUT_S = 20.0
-HARD_TIMEOUT_S = 45.0
-STDERR_FD = 2
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 QUICKSTART = f"{ROOT / 'examples' / 'green_tint.py'}:GreenTintProcessor"
 CAPABILITY = "green-tint-cpu"
 SECRET = "client-test-secret"
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
-    """Watchdog: set-up, test and tear-down together may take HARD_TIMEOUT_S at most."""
-    if HERE not in item.path.parents:
-        return (yield)
-    stderr_fd = item.config.stash.get(fault_handler_stderr_fd_key, STDERR_FD)
-    faulthandler.dump_traceback_later(HARD_TIMEOUT_S, exit=True, file=stderr_fd)
-    try:
-        return (yield)
-    finally:
-        faulthandler.cancel_dump_traceback_later()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    """Run every coroutine test of this directory under ``asyncio.timeout(TEST_TIMEOUT_S)``."""
-    original = getattr(item, "obj", None)
-    if original is None or not inspect.iscoroutinefunction(original):
-        return (yield)
-
-    @functools.wraps(original)
-    async def bounded(*args: Any, **kwargs: Any) -> Any:
-        async with asyncio.timeout(TEST_TIMEOUT_S):
-            return await original(*args, **kwargs)
-
-    item.obj = bounded  # type: ignore[attr-defined]
-    try:
-        return (yield)
-    finally:
-        item.obj = original  # type: ignore[attr-defined]
 
 
 @dataclass

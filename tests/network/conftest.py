@@ -1,24 +1,19 @@
-"""Real workers, orchestrators and gateways on 127.0.0.1 (ephemeral ports), with time limits.
+"""Real workers, orchestrators and gateways on 127.0.0.1 (ephemeral ports).
 
-Every async test here runs under TEST_TIMEOUT_S, and a watchdog thread dumps every
-stack and ends the run after HARD_TIMEOUT_S, so a bug shows up as a failure, never
-as a hang.
+Time limits per test come from tests/conftest.py (``TIME_LIMITS``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import faulthandler
-import functools
 import inspect
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from _pytest.faulthandler import fault_handler_stderr_fd_key
 from aiohttp import web
 
 from byoc_lab.builtins import GreenTint
@@ -32,47 +27,12 @@ from byoc_lab.network import (
 )
 from byoc_lab.worker import WorkerConfig, WorkerServer
 
-TEST_TIMEOUT_S = 15.0
-HARD_TIMEOUT_S = 40.0
-STDERR_FD = 2
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 QUICKSTART = f"{ROOT / 'examples' / 'green_tint.py'}:GreenTintProcessor"
 SECRET = "test-orchestrator-secret"
 FRAME = bytes(640 * 480 * 3)
 GREEN_SUM = 640 * 480 * 80
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
-    """Watchdog: set-up, test and tear-down together may take HARD_TIMEOUT_S at most."""
-    if HERE not in item.path.parents:  # pytest calls this hook for every test of the run
-        return (yield)
-    stderr_fd = item.config.stash.get(fault_handler_stderr_fd_key, STDERR_FD)
-    faulthandler.dump_traceback_later(HARD_TIMEOUT_S, exit=True, file=stderr_fd)
-    try:
-        return (yield)
-    finally:
-        faulthandler.cancel_dump_traceback_later()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    """Run every coroutine test of this directory under ``asyncio.timeout(TEST_TIMEOUT_S)``."""
-    original = getattr(item, "obj", None)
-    if original is None or not inspect.iscoroutinefunction(original):
-        return (yield)
-
-    @functools.wraps(original)
-    async def bounded(*args: Any, **kwargs: Any) -> Any:
-        async with asyncio.timeout(TEST_TIMEOUT_S):
-            return await original(*args, **kwargs)
-
-    item.obj = bounded  # type: ignore[attr-defined]
-    try:
-        return (yield)
-    finally:
-        item.obj = original  # type: ignore[attr-defined]
 
 
 @dataclass

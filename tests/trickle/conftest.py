@@ -1,65 +1,22 @@
-"""Real trickle servers on 127.0.0.1 (ephemeral ports), and time limits per test.
+"""Real trickle servers on 127.0.0.1 (ephemeral ports).
 
-Every async test in this directory runs under TEST_TIMEOUT_S, so a protocol bug shows
-up as a failure, never as a hang. A loop that never yields to asyncio cannot be
-cancelled, so a watchdog thread also dumps every stack and ends the run after
-HARD_TIMEOUT_S.
+Time limits per test come from tests/conftest.py (``TIME_LIMITS``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import faulthandler
-import functools
-import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import pytest
-from _pytest.faulthandler import fault_handler_stderr_fd_key
 from aiohttp import web
 
 from byoc_lab.trickle import TrickleServer, TrickleServerConfig
 
 from .helpers import Running, StartServer
 
-TEST_TIMEOUT_S = 10.0
-HARD_TIMEOUT_S = 30.0
-STDERR_FD = 2
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
-    """Watchdog: set-up, test and tear-down together may take HARD_TIMEOUT_S at most."""
-    # pytest's faulthandler plugin keeps an uncaptured copy of stderr; dump there.
-    stderr_fd = item.config.stash.get(fault_handler_stderr_fd_key, STDERR_FD)
-    faulthandler.dump_traceback_later(HARD_TIMEOUT_S, exit=True, file=stderr_fd)
-    try:
-        return (yield)
-    finally:
-        faulthandler.cancel_dump_traceback_later()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    """Run every coroutine test of this directory under ``asyncio.timeout(TEST_TIMEOUT_S)``."""
-    original = getattr(item, "obj", None)
-    if original is None or not inspect.iscoroutinefunction(original):
-        return (yield)
-
-    @functools.wraps(original)
-    async def bounded(*args: Any, **kwargs: Any) -> Any:
-        async with asyncio.timeout(TEST_TIMEOUT_S):
-            return await original(*args, **kwargs)
-
-    item.obj = bounded  # type: ignore[attr-defined]
-    try:
-        return (yield)
-    finally:
-        item.obj = original  # type: ignore[attr-defined]
 
 
 def _recorder(running: Running) -> Any:

@@ -5,26 +5,20 @@ input segments encoded by byoc_lab's own encoder (each frame's bytes written as 
 would arrive from a live encoder), reads the output channel back and decodes it,
 and reads the events and data channels. No mocks.
 
-The stream-session tests (``test_session*.py``) each run under SESSION_TEST_TIMEOUT_S,
-and a watchdog dumps every stack and ends the run after HARD_TIMEOUT_S, so a bug
-shows up as a failure, never as a hang.
+Time limits per test come from tests/conftest.py (``TIME_LIMITS``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import faulthandler
-import functools
-import inspect
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
 import pytest
-from _pytest.faulthandler import fault_handler_stderr_fd_key
 from aiohttp import web
 
 from byoc_lab.framecode import read_frame_number
@@ -48,52 +42,11 @@ from byoc_lab.trickle import (
 )
 from byoc_lab.worker.session import SessionConfig, StreamRequest, StreamSession
 
-SESSION_TEST_TIMEOUT_S = 15.0
-HARD_TIMEOUT_S = 60.0
-STDERR_FD = 2
-
 FAST = RetryPolicy(attempts=3, delay=0.05, connect_timeout=2.0, read_timeout=5.0, wait_timeout=5.0)
 """Trickle bounds that fail fast enough for tests."""
 
 READER = replace(FAST, wait_timeout=10.0)
 """The test's own readers wait longer than the session needs to write."""
-
-
-def _is_session_test(item: pytest.Item) -> bool:
-    return item.path.name.startswith("test_session")
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
-    """Watchdog for session tests: set-up, test and tear-down within HARD_TIMEOUT_S."""
-    if not _is_session_test(item):
-        return (yield)
-    stderr_fd = item.config.stash.get(fault_handler_stderr_fd_key, STDERR_FD)
-    faulthandler.dump_traceback_later(HARD_TIMEOUT_S, exit=True, file=stderr_fd)
-    try:
-        return (yield)
-    finally:
-        faulthandler.cancel_dump_traceback_later()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    """Run each coroutine session test under ``asyncio.timeout(SESSION_TEST_TIMEOUT_S)``."""
-    original = getattr(item, "obj", None)
-    if not _is_session_test(item) or not inspect.iscoroutinefunction(original):
-        return (yield)
-    assert original is not None
-
-    @functools.wraps(original)
-    async def bounded(*args: Any, **kwargs: Any) -> Any:
-        async with asyncio.timeout(SESSION_TEST_TIMEOUT_S):
-            return await original(*args, **kwargs)
-
-    item.obj = bounded  # type: ignore[attr-defined]
-    try:
-        return (yield)
-    finally:
-        item.obj = original  # type: ignore[attr-defined]
 
 
 # -- input clips ---------------------------------------------------------------------------
