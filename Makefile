@@ -16,7 +16,7 @@ NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 PEER_VENV  := .venv-pytrickle
 PEER_STAMP := $(PEER_VENV)/.installed-0.1.6
 
-.PHONY: lab test demo lint typecheck pytest venv peers sysdeps clean help
+.PHONY: lab test demo golden lint typecheck pytest venv peers sysdeps clean help
 
 help:
 	@echo "make lab    create .venv, install everything, serve JupyterLab on the tutorials"
@@ -83,6 +83,11 @@ test: lint typecheck pytest
 # separate processes on its ports (8000, 8936, 8935), then its send_job.py unchanged.
 demo: $(STAMP)
 	$(PY) examples/quickstart/demo.py
+
+# The golden export contexts (docker/examples/) and the package's copy of the export
+# templates, both regenerated from docker/templates/; tests/export checks they agree.
+golden: $(STAMP)
+	$(PY) tests/export/golden.py
 
 clean:
 	rm -rf $(VENV) $(PEER_VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

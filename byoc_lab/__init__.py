@@ -38,6 +38,7 @@ from .sources import (
 
 if _typing.TYPE_CHECKING:
     from .client import GatewayClient
+    from .export import export
     from .network.local import LocalNetwork
     from .worker.handle import Worker
 
@@ -48,6 +49,7 @@ _LAZY = {
     "Worker": "byoc_lab.worker.handle",
     "LocalNetwork": "byoc_lab.network.local",
     "GatewayClient": "byoc_lab.client",
+    "export": "byoc_lab.export",
 }
 
 
@@ -97,6 +99,7 @@ __all__ = [
     "__version__",
     "acheck_processor",
     "check_processor",
+    "export",
     "load_processor",
     "open_source",
     "read_frame_number",

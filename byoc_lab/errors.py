@@ -19,6 +19,9 @@ message alone::
     ├── RegistrationError       an orchestrator refused a capability registration
     ├── JobError                a gateway refused or failed a client call; carries ``status``
     │   └── JobTimeoutError     no answer, or no stream output, within the time allowed
+    ├── ExportError             a container build context cannot be written or built;
+    │   │                       carries ``check`` (destination, base, port, capability, …)
+    │   └── PreflightError      the processor would not run in the exported container
     ├── TrickleError            a trickle channel operation failed
     │   ├── StreamNotFoundError the channel does not exist (HTTP 404) or was deleted
     │   ├── StreamClosedError   the channel was closed by its publisher or server
@@ -41,6 +44,7 @@ __all__ = [
     "DecodeError",
     "DependencyError",
     "EncodeError",
+    "ExportError",
     "FrameContractError",
     "FrameError",
     "JobError",
@@ -48,6 +52,7 @@ __all__ = [
     "MediaError",
     "NotAvailableError",
     "ParamError",
+    "PreflightError",
     "ProcessorError",
     "ProcessorLoadError",
     "RegistrationError",
@@ -277,3 +282,35 @@ class JobError(ByocLabError):
 
 class JobTimeoutError(JobError, TimeoutError):
     """No answer from the gateway, or no output from a stream, within the time allowed."""
+
+
+class ExportError(ByocLabError):
+    """A container build context that cannot be written, or an image that cannot be built.
+
+    ``check`` names what failed: ``"destination"``, ``"target"``, ``"base"``,
+    ``"port"``, ``"capability"``, ``"tag"``, ``"requirements"``, ``"wheel"`` or
+    ``"build"`` (a ``docker build`` that ran and failed; the context stays).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        check: str,
+        expected: str | None = None,
+        got: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.check = check
+        super().__init__(message, expected=expected, got=got, fix=fix)
+
+
+class PreflightError(ExportError):
+    """The processor would not run in the exported container; nothing was written.
+
+    ``check`` names the failed check: ``"source"`` (file or class missing, syntax),
+    ``"globals"`` (names the exported file never defines, e.g. notebook globals),
+    ``"imports"`` (imports no requirement provides, or relative ones), and from the
+    clean-interpreter run ``"load"``, ``"contract"``, ``"schema"``, ``"initialize"``,
+    ``"process"``, ``"shutdown"`` or ``"timeout"``.
+    """

@@ -30,6 +30,7 @@ TIME_LIMITS: dict[str, tuple[float, float]] = {
     "client": (20.0, 45.0),
     "worker": (30.0, 60.0),
     "interop": (120.0, 300.0),
+    "export": (90.0, 300.0),  # the first test also builds the container-equivalent venv
 }
 DEFAULT_LIMITS = (30.0, 120.0)
 

@@ -13,13 +13,14 @@ import sys
 from collections.abc import Callable, Sequence
 
 from byoc_lab import __version__
-from byoc_lab.cli import check, network, serve, trickle
+from byoc_lab.cli import check, export, network, serve, trickle
 from byoc_lab.errors import ByocLabError
 
 __all__ = ["main"]
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": check.run,
+    "export": export.run,
     "serve": serve.run,
     "trickle": trickle.run,
     "orchestrator": network.run_orchestrator,
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check.add_parser(sub)
     serve.add_parser(sub)
+    export.add_parser(sub)
     trickle.add_parser(sub)
     network.add_parsers(sub)
     return parser
