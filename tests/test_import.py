@@ -9,6 +9,7 @@ import sys
 CORE_MODULES = [
     "byoc_lab",
     "byoc_lab.builtins",
+    "byoc_lab.capture",
     "byoc_lab.check",
     "byoc_lab.cli",
     "byoc_lab.errors",
@@ -19,7 +20,9 @@ CORE_MODULES = [
     "byoc_lab.processor",
     "byoc_lab.runner",
     "byoc_lab.runtime",
+    "byoc_lab.source_base",
     "byoc_lab.sources",
+    "byoc_lab.synthetic",
 ]
 
 
