@@ -43,10 +43,11 @@ $(PEER_STAMP):
 	@touch $(PEER_STAMP)
 
 # System packages the wheels and tests need, as package:file pairs (a shared library
-# for OpenCV, a command for the media peers). Installed only when missing: with
+# for OpenCV; a command for the media peers and for the browser tests' Chromium, which
+# Playwright drives: never a downloaded browser). Installed only when missing: with
 # apt-get as root (CI), through sudo, or else named for the user to install.
 SYS_LIBS := libgl1:libGL.so.1 libglib2.0-0:libgthread-2.0.so.0
-SYS_BINS := ffmpeg:ffprobe
+SYS_BINS := ffmpeg:ffprobe chromium:chromium
 sysdeps:
 	@missing=""; \
 	for entry in $(SYS_LIBS); do \

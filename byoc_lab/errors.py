@@ -10,6 +10,8 @@ message alone::
     ├── RuntimeStateError       an object was used in a state that does not allow it
     ├── ProcessorError
     │   ├── ProcessorLoadError  "file.py:Class" could not be found or imported
+    │   │   └── ProcessorSourceError  source text (editor, cell) that does not define
+    │   │                       one working processor; carries ``line``
     │   ├── ContractError       the class does not follow the processor contract
     │   └── FrameContractError  process() got or returned a frame of the wrong form
     ├── ParamError              a parameter value is unknown, of the wrong type or out of bounds
@@ -55,6 +57,7 @@ __all__ = [
     "PreflightError",
     "ProcessorError",
     "ProcessorLoadError",
+    "ProcessorSourceError",
     "RegistrationError",
     "RequestError",
     "RuntimeStateError",
@@ -125,6 +128,28 @@ class ProcessorError(ByocLabError):
 
 class ProcessorLoadError(ProcessorError):
     """A processor spec ("file.py:Class" or "pkg.mod:Class") could not be loaded."""
+
+
+class ProcessorSourceError(ProcessorLoadError):
+    """Processor source text (the editor, a ``%%processor`` cell) that cannot be used.
+
+    ``line`` is the 1-based line of that text the problem is on (None when it is not
+    about one line, e.g. "defines no processor class"); ``filename`` names the text.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        filename: str | None = None,
+        expected: str | None = None,
+        got: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.line = line
+        self.filename = filename
+        super().__init__(message, expected=expected, got=got, fix=fix)
 
 
 class ContractError(ProcessorError):

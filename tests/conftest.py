@@ -31,6 +31,10 @@ TIME_LIMITS: dict[str, tuple[float, float]] = {
     "worker": (30.0, 60.0),
     "interop": (120.0, 300.0),
     "export": (90.0, 300.0),  # the first test also builds the container-equivalent venv
+    "preview": (20.0, 60.0),
+    "workbench": (60.0, 120.0),
+    "widgets": (30.0, 90.0),
+    "browser": (120.0, 300.0),  # starts JupyterLab and Chromium
 }
 DEFAULT_LIMITS = (30.0, 120.0)
 
