@@ -47,8 +47,9 @@ def test_tracebacks_show_the_users_lines() -> None:
 
 
 def test_other_exceptions_name_their_file_and_line() -> None:
+    table: dict[str, int] = {}
     with pytest.raises(KeyError) as info:
-        {}["missing"]
+        table["missing"]
     text = describe_exception(info.value)
     assert text.startswith("KeyError: 'missing' (line ")
     assert text.endswith(" of test_tracebacks.py)")
