@@ -20,7 +20,7 @@ from typing import Any, Generic, Literal, TypeVar, overload
 
 from .errors import ParamError
 
-__all__ = ["Param", "ParamKind", "ParamSpec"]
+__all__ = ["Param", "ParamKind", "ParamSpec", "carry_params", "current_params"]
 
 T = TypeVar("T")
 ParamKind = Literal["bool", "int", "float", "str", "choice"]
@@ -220,3 +220,35 @@ def _bounds_words(low: float | None, high: float | None) -> str:
     if low is not None:
         return f"a value of at least {low:g}"
     return f"a value of at most {high:g}"
+
+
+def current_params(processor: object) -> dict[str, Any]:
+    """The processor's current parameter values (``get_params()``), or ``{}`` without one."""
+    get = getattr(processor, "get_params", None)
+    return dict(get()) if callable(get) else {}
+
+
+def carry_params(old: object, new: object) -> dict[str, Any]:
+    """Give ``new`` the current values of the parameters it shares with ``old``.
+
+    Used when a processor is hot-swapped (worker, preview): a parameter declared by
+    ``new`` under the same name as one of ``old``'s keeps its tuned value when that
+    value is valid for ``new``'s declaration; others keep ``new``'s defaults.
+
+    Returns:
+        The values carried over, by name.
+    """
+    current = current_params(old)
+    declared = getattr(new, "declared_params", None)
+    if not current or not callable(declared):
+        return {}
+    carried: dict[str, Any] = {}
+    for name, param in declared().items():
+        if name in current:
+            try:
+                value = param.validate(current[name])
+            except ParamError:
+                continue
+            setattr(new, name, value)
+            carried[name] = value
+    return carried

@@ -74,7 +74,8 @@ def open_source(
     """Open a source from a short text, as the CLI and widgets take it.
 
     ``"synthetic"`` / ``"synthetic:gradient"``, ``"webcam"`` / ``"webcam:1"``,
-    ``"auto"``, a video file, an image file or a glob.
+    ``"auto"``, a video file, an image file or a glob. ``"browser"`` raises a
+    :class:`SourceError` explaining that the browser camera comes from its widget.
     """
     kind, _, arg = spec.partition(":")
     if kind == "synthetic":
@@ -88,6 +89,13 @@ def open_source(
         return WebcamSource(int(arg or 0), size=(width, height), count=count)
     if kind == "auto":
         return auto(width=width, height=height, count=count)
+    if kind in ("browser", "browser-camera"):
+        raise SourceError(
+            "the browser camera cannot be opened by name: the notebook's BrowserCamera "
+            "widget feeds it",
+            fix="pick 'browser camera' in the preview's source menu, or create a "
+            "byoc_lab.browser_camera.BrowserCameraSource and connect it to a BrowserCamera widget",
+        )
     if Path(spec).suffix.lower() in _VIDEO_SUFFIXES:
         return VideoFileSource(spec, size=(width, height), count=count)
     return ImageSource(spec, size=(width, height), count=count)

@@ -26,6 +26,7 @@ import aiohttp
 
 from byoc_lab.errors import ByocLabError, RequestError
 from byoc_lab.loader import as_processor
+from byoc_lab.params import carry_params, current_params
 from byoc_lab.runner import ProcessorRunner
 from byoc_lab.worker.api import StartBody
 from byoc_lab.worker.batch import BatchResult, run_batch
@@ -156,7 +157,7 @@ class WorkerCore:
         """
         new = ProcessorRunner(as_processor(processor))
         await new.initialize()
-        carried = _carry_params(self._runner.processor, new.processor)
+        carried = carry_params(self._runner.processor, new.processor)
         old, self._runner = self._runner, new
         self._init_error = None
         async with old.lock:
@@ -203,7 +204,7 @@ class WorkerCore:
             "additional_info": {"capability": self.config.capability},
             "client_active": bool(self._sessions),
             "processor": self._runner.describe(),
-            "params": _params_of(self._runner.processor),
+            "params": current_params(self._runner.processor),
             "capacity": self.config.capacity,
             "counters": dict(self.counters),
             "streams": {sid: s.stats() for sid, s in self._sessions.items()},
@@ -337,25 +338,3 @@ class WorkerCore:
         await self._wait_ready()
         self.counters["batch_jobs"] += 1
         return await run_batch(self._runner, body, content_type, self.config.frame_size)
-
-
-def _params_of(processor: object) -> dict[str, Any]:
-    get = getattr(processor, "get_params", None)
-    return dict(get()) if callable(get) else {}
-
-
-def _carry_params(old: object, new: object) -> dict[str, Any]:
-    current = _params_of(old)
-    declared = getattr(new, "declared_params", None)
-    if not current or not callable(declared):
-        return {}
-    carried: dict[str, Any] = {}
-    for name, param in declared().items():
-        if name in current:
-            try:
-                value = param.validate(current[name])
-            except ByocLabError:
-                continue
-            setattr(new, name, value)
-            carried[name] = value
-    return carried
