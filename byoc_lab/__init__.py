@@ -24,6 +24,7 @@ from .errors import (
     PreflightError,
     ProcessorError,
     ProcessorLoadError,
+    ProcessorSourceError,
     RegistrationError,
     RequestError,
     RuntimeStateError,
@@ -48,6 +49,7 @@ if _typing.TYPE_CHECKING:
     from .client import GatewayClient
     from .export import export
     from .network.local import LocalNetwork
+    from .workbench import Workbench
     from .worker.handle import Worker
 
 __version__ = "0.1.0"
@@ -58,6 +60,8 @@ _LAZY = {
     "LocalNetwork": "byoc_lab.network.local",
     "GatewayClient": "byoc_lab.client",
     "export": "byoc_lab.export",
+    "Workbench": "byoc_lab.workbench",
+    "Lab": "byoc_lab.widgets.lab",  # imports ipywidgets: only when asked for
 }
 
 
@@ -70,6 +74,13 @@ def __getattr__(name: str) -> object:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+def load_ipython_extension(ipython: _typing.Any) -> None:
+    """``%load_ext byoc_lab``: register the ``%%processor`` cell magic with IPython."""
+    from .widgets.magic import load_ipython_extension as load
+
+    load(ipython)
 
 
 def __dir__() -> list[str]:
@@ -93,6 +104,7 @@ __all__ = [
     "ImageSource",
     "JobError",
     "JobTimeoutError",
+    "Lab",
     "LocalNetwork",
     "MediaError",
     "NotAvailableError",
@@ -103,6 +115,7 @@ __all__ = [
     "PreflightError",
     "ProcessorError",
     "ProcessorLoadError",
+    "ProcessorSourceError",
     "RegistrationError",
     "RequestError",
     "RuntimeStateError",
@@ -111,11 +124,13 @@ __all__ = [
     "TrickleError",
     "VideoFileSource",
     "WebcamSource",
+    "Workbench",
     "Worker",
     "__version__",
     "acheck_processor",
     "check_processor",
     "export",
+    "load_ipython_extension",
     "load_processor",
     "open_source",
     "read_frame_number",

@@ -8,21 +8,30 @@ import sys
 
 CORE_MODULES = [
     "byoc_lab",
+    "byoc_lab.browser_camera",
     "byoc_lab.builtins",
     "byoc_lab.capture",
     "byoc_lab.check",
     "byoc_lab.cli",
+    "byoc_lab.editing",
     "byoc_lab.errors",
     "byoc_lab.framecode",
     "byoc_lab.frames",
     "byoc_lab.loader",
     "byoc_lab.params",
+    "byoc_lab.preview",
     "byoc_lab.processor",
     "byoc_lab.runner",
     "byoc_lab.runtime",
     "byoc_lab.source_base",
     "byoc_lab.sources",
     "byoc_lab.synthetic",
+    "byoc_lab.tracebacks",
+    "byoc_lab.workbench",
+    "byoc_lab.workbench_jobs",
+    "byoc_lab.workbench_service",
+    "byoc_lab.workbench_status",
+    "byoc_lab.workbench_trial",
 ]
 
 

@@ -13,6 +13,9 @@ What can be exported:
 - ``source=`` text, from the notebook layer (the ``%%processor`` magic, the editor):
   used as is, the class named by the first argument (a class, an instance, a class
   name, or ``"anything:Class"``).
+- a class (or an instance of one) compiled from text by the magic or the editor
+  (:func:`byoc_lab.editing.compile_processor`): that text, which the class carries
+  in its own ``__byoc_lab_source__`` attribute (not inherited by subclasses).
 
 Nothing is imported or executed here; the source is only read and parsed.
 """
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from byoc_lab.editing import SOURCE_ATTRIBUTE
 from byoc_lab.errors import PreflightError
 from byoc_lab.export.analysis import (
     parse_source,
@@ -77,6 +81,9 @@ def resolve_source(processor_or_path: Any, *, source: str | None = None) -> Proc
         params = _changed_params(processor_or_path)
     if source is not None:
         return _checked(ProcessorSource(source, cls.__name__, "source text", params))
+    captured = vars(cls).get(SOURCE_ATTRIBUTE)
+    if isinstance(captured, str):
+        return _checked(ProcessorSource(captured, cls.__name__, "source text", params))
     found = _byoc_lab_class(cls) or _module_file_source(cls) or _notebook(cls.__name__)
     return _checked(ProcessorSource(found[0], cls.__name__, found[1], params))
 

@@ -23,7 +23,7 @@ from byoc_lab.errors import ExportError
 
 __all__ = ["build_wheel", "package_files", "wheel_name"]
 
-_SUFFIXES = (".py", ".typed", ".tmpl")
+_SUFFIXES = (".py", ".typed", ".tmpl", ".js", ".css")  # package data: pyproject.toml
 _DATE = (1980, 1, 1, 0, 0, 0)
 _WHEEL = (
     "Wheel-Version: 1.0\nGenerator: byoc_lab export\nRoot-Is-Purelib: true\nTag: py3-none-any\n"

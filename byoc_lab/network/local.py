@@ -15,13 +15,13 @@ and ``net.client`` is a :class:`~byoc_lab.GatewayClient` pointed at the gateway:
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 
-from byoc_lab.errors import RuntimeStateError
+from byoc_lab.errors import RequestError, RuntimeStateError
 from byoc_lab.network.gateway import GatewayConfig, GatewayServer
 from byoc_lab.network.orchestrator import OrchestratorConfig, OrchestratorServer
 from byoc_lab.runtime import get_loop
@@ -191,6 +191,42 @@ class LocalNetwork:
     def swap(self, processor: Any) -> dict[str, Any]:
         """Hot-swap the worker's processor (live streams keep going)."""
         return self._run(self._worker.core.swap(processor))
+
+    def update_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply processor parameters to the worker's live streams, as ``POST /stream/params``.
+
+        Each live stream gets them through the worker core's ``update_stream`` (the
+        path of ``/stream/params``: validated, applied between two frames, a
+        ``params_updated`` event on the stream's events channel). With no live stream
+        they go straight to the worker's processor. Returns the values that changed.
+
+        Raises:
+            ParamError: a value is unknown, mistyped or out of bounds (nothing applied).
+            RuntimeStateError: the network is not running.
+        """
+        return self._run(self._update_params(dict(params)))
+
+    async def aupdate_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Async twin of :meth:`update_params`."""
+        return await get_loop().run_async(self._update_params(dict(params)))
+
+    async def _update_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not self._running:
+            raise RuntimeStateError(
+                "cannot update parameters: the local network is not running", fix="call start()"
+            )
+        core = self._worker.core
+        changed: dict[str, Any] = {}
+        updated = False
+        for stream_id in core.status()["streams"]:
+            try:
+                changed.update(await core.update_stream(params, stream_id))
+            except (RequestError, RuntimeStateError):  # it ended meanwhile: nothing to update
+                continue
+            updated = True
+        if not updated:
+            changed = await core.runner.update_params(params)
+        return changed
 
     @property
     def processor(self) -> Any:
