@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from byoc_lab.frames import RGBImage, encode_image
 
 __all__ = ["PreviewFrame"]
@@ -56,6 +58,19 @@ class PreviewFrame:
             if self._output_jpeg is None:
                 self._output_jpeg = encode_image(self.output, "jpeg", self.jpeg_quality)
             return self._output_jpeg
+
+    def side_by_side(self, gap: int = 8) -> RGBImage:
+        """Input and output next to each other (a black output pane when there is none).
+
+        What a notebook shows where widgets cannot run (a code host, nbviewer): a still
+        of the preview as it was when the cell ran.
+        """
+        height = self.input.shape[0]
+        output = self.output
+        if output is None or output.shape != self.input.shape:
+            output = np.zeros_like(self.input)
+        spacer = np.full((height, gap, 3), 255, dtype=np.uint8)
+        return np.ascontiguousarray(np.hstack([self.input, spacer, output]))
 
     @property
     def ok(self) -> bool:

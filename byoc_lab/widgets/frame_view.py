@@ -38,6 +38,7 @@ import traitlets
 
 from byoc_lab.preview import DeliveryStats, FrameDelivery, PreviewFrame
 from byoc_lab.widgets._assets import static
+from byoc_lab.widgets._still import with_still
 
 __all__ = ["FrameFeed", "FrameView"]
 
@@ -128,6 +129,12 @@ class FrameView(anywidget.AnyWidget):
         with self._lock:
             delivery = self._delivery
         return delivery.stats() if delivery is not None else None
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget view, plus a still of the feed's latest frame for kernel-less readers."""
+        feed = self._feed
+        bundle = super()._repr_mimebundle_(**kwargs)
+        return bundle if feed is None else with_still(bundle, feed.latest)
 
     def close(self) -> None:
         """Stop sending, unsubscribe from the feed and close the comm; idempotent."""

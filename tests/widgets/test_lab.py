@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import socket
 from urllib.parse import urlsplit
 
@@ -9,6 +10,7 @@ import ipywidgets as widgets
 
 import byoc_lab
 from byoc_lab import GreenTint, SyntheticSource
+from byoc_lab.frames import decode_image
 from byoc_lab.preview import PreviewState
 from byoc_lab.widgets import Lab as LazyLab
 from byoc_lab.widgets.editor import Editor
@@ -126,3 +128,17 @@ def test_a_bare_lab_uses_the_defaults() -> None:
         assert lab.workbench.preview.state is PreviewState.PLAYING
     finally:
         lab.close()
+
+
+def test_displayed_lab_carries_a_still_for_renderers_without_a_kernel() -> None:
+    with LazyLab(source="synthetic") as lab:
+        bundle = lab._repr_mimebundle_()
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        assert "application/vnd.jupyter.widget-view+json" in data
+        still = decode_image(base64.b64decode(data["image/jpeg"]))
+        height, width = lab.workbench.size[1], lab.workbench.size[0]
+        assert still.shape == (height, 2 * width + 8, 3)
+        left, right = still[:, :width].astype(int), still[:, width + 8 :].astype(int)
+        # GreenTint(80) on the right: green up (saturating), red and blue as on the left
+        assert abs((right[:, :, 0] - left[:, :, 0]).mean()) < 4
+        assert (right[:, :, 1] - left[:, :, 1]).mean() > 30
