@@ -133,16 +133,6 @@ class BrowserCameraSource(FrameSource):
             yield Frame(image, index, time.monotonic() - start)
             index += 1
 
-    def __iter__(self) -> Iterator[Frame]:
-        # Stop at ``count`` without first waiting for one frame more (the base class
-        # reads ahead, which for a live source means blocking for the next push).
-        if self.count == 0:
-            return
-        for frame in self.frames():
-            yield frame
-            if self.count is not None and frame.index + 1 >= self.count:
-                return
-
     def _wait_for_frame(self) -> RGBImage | None:
         with self._cond:
             first = not self._ever_read

@@ -41,10 +41,17 @@ class FrameSource:
         raise NotImplementedError
 
     def __iter__(self) -> Iterator[Frame]:
-        for n, frame in enumerate(self.frames()):
-            if self.count is not None and n >= self.count:
-                return
+        if self.count is None:
+            yield from self.frames()
+            return
+        if self.count == 0:
+            return
+        # Stop right after the last wanted frame: asking a live source (a camera) for
+        # one more would block until it arrives.
+        for n, frame in enumerate(self.frames(), start=1):
             yield frame
+            if n >= self.count:
+                return
 
     def close(self) -> None:
         """Release whatever the source holds open (idempotent)."""

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,8 @@ from byoc_lab import (
     WebcamSource,
     read_frame_number,
 )
-from byoc_lab.frames import encode_image, to_bgr
+from byoc_lab.frames import Frame, encode_image, to_bgr
+from byoc_lab.source_base import FrameSource
 from byoc_lab.sources import auto, camera_problem, open_source
 
 
@@ -143,3 +145,23 @@ def test_open_source_texts() -> None:
     assert src.describe() == "synthetic checker 64x48 @ 30 fps"
     with pytest.raises(SourceError, match="camera index"):
         open_source("webcam:front")
+
+
+class _CountingSource(FrameSource):
+    """Records how many frames were pulled from it (a camera blocks on each)."""
+
+    def __init__(self, *, count: int | None) -> None:
+        super().__init__(count=count)
+        self.pulled = 0
+
+    def frames(self) -> Iterator[Frame]:
+        while True:
+            self.pulled += 1
+            yield Frame(np.zeros((2, 2, 3), dtype=np.uint8), index=self.pulled - 1, timestamp=0.0)
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_a_counted_source_is_not_read_past_its_count(count: int) -> None:
+    source = _CountingSource(count=count)
+    assert [frame.index for frame in source] == list(range(count))
+    assert source.pulled == count
