@@ -16,12 +16,14 @@ NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 PEER_VENV  := .venv-pytrickle
 PEER_STAMP := $(PEER_VENV)/.installed-0.1.6
 
-.PHONY: lab test demo golden notebooks lint typecheck pytest venv peers sysdeps clean help
+.PHONY: lab test demo bench golden notebooks lint typecheck pytest venv peers sysdeps clean help
 
 help:
 	@echo "make lab    create .venv, install everything, serve JupyterLab on the tutorials"
 	@echo "make test   create .venv if needed, install, run lint, types and every test"
 	@echo "make demo   run the original quickstart end to end, headless"
+	@echo "make bench  measure byoc_lab beside pytrickle and the floors (under 10 min);"
+	@echo "            writes benchmarks/results.md and the table in README.md"
 
 venv: $(STAMP)
 
@@ -71,11 +73,14 @@ lab: $(STAMP) sysdeps
 # Re-run the tutorials in place so their committed outputs are current (one with
 # NB=notebooks/01_quickstart.ipynb). nbval compares the cells marked NBVAL_CHECK_OUTPUT
 # with these outputs in `make test`; a cell meant to fail carries the raises-exception tag.
+# Widget state is not stored: it would repeat each widget's JavaScript in every notebook,
+# and code hosts cannot run it anyway; displayed previews carry a still image instead.
 NB ?= $(NOTEBOOKS)
 notebooks: $(STAMP) sysdeps
 	cd notebooks && for nb in $(notdir $(NB)); do \
 	  ../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
-	    --ExecutePreprocessor.timeout=120 "$$nb" || exit 1; \
+	    --ExecutePreprocessor.timeout=120 --ExecutePreprocessor.store_widget_state=False \
+	    "$$nb" || exit 1; \
 	done
 
 lint: $(STAMP)
@@ -94,6 +99,13 @@ test: lint typecheck pytest
 # separate processes on its ports (8000, 8936, 8935), then its send_job.py unchanged.
 demo: $(STAMP)
 	$(PY) examples/quickstart/demo.py
+
+# Benchmarks: live streams (vs pytrickle 0.1.6 and the codec floor), batch jobs (vs a
+# bare aiohttp echo), the preview in JupyterLab + Chromium, footprint. Prints each table,
+# writes benchmarks/results.md and the table in README.md. `$(PY) -m benchmarks.run
+# --quick` is a seconds-long smoke run; `--only batch,footprint` runs part (both print only).
+bench: $(STAMP) sysdeps peers
+	$(PY) -m benchmarks.run
 
 # The golden export contexts (docker/examples/) and the package's copy of the export
 # templates, both regenerated from docker/templates/; tests/export checks they agree.

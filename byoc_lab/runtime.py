@@ -87,6 +87,11 @@ class BackgroundLoop:
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
+            # Since Python 3.11 this is the builtin TimeoutError, so it may be the
+            # coroutine's own (a JobTimeoutError, say): a finished coroutine's outcome
+            # stands, whatever it is.
+            if future.done():
+                return future.result()
             future.cancel()
             raise TimeoutError(f"byoc_lab call did not finish within {timeout} s") from None
 

@@ -66,7 +66,9 @@ logger = logging.getLogger(__name__)
 
 _PROCESS_PREFIX = "/process/request/"
 _MAX_SEARCH_S = 60.0
-_EXCERPT = 200
+_EXCERPT = 300
+"""Characters of an orchestrator's 5xx answer quoted per failure: enough for byoc_lab's
+own orchestrator errors (~230 characters) to arrive whole, with their fix."""
 
 
 def check_client_job(header: str | None) -> tuple[JobRequest, JobParameters]:
@@ -128,8 +130,9 @@ class GatewayJobs:
             RequestError: 400 when no orchestrator offers the capability, 503 when every
                 one that does failed.
         """
+        route = path if request.path.startswith(_PROCESS_PREFIX) else f"{request.path} as {path}"
         self._gw.routing.add(
-            "job received from client: %s (POST %s, %d bytes)", job.capability, path, len(body)
+            "job received from client: %s (POST %s, %d bytes)", job.capability, route, len(body)
         )
         search, resp = _search_timeouts(request)
         discovery = await self._gw.discover(

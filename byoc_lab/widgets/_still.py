@@ -24,9 +24,17 @@ STILL_WAIT = 2.0
 
 
 def with_still(
-    bundle: Any, latest: Callable[[], PreviewFrame | None], *, wait: float = STILL_WAIT
+    bundle: Any,
+    latest: Callable[[], PreviewFrame | None],
+    *,
+    wait: float = STILL_WAIT,
+    output_only: bool = False,
 ) -> Any:
-    """``bundle`` (a widget's MIME bundle) plus ``image/jpeg`` of the latest frame, if any."""
+    """``bundle`` (a widget's MIME bundle) plus ``image/jpeg`` of the latest frame, if any.
+
+    The still is input beside output, or the output alone with ``output_only`` (what
+    a view showing only the output pane draws).
+    """
     data = bundle[0] if isinstance(bundle, tuple) else bundle
     if not isinstance(data, dict):
         return bundle
@@ -36,6 +44,7 @@ def with_still(
         time.sleep(0.05)
         frame = latest()
     if frame is not None:
-        jpeg = encode_image(frame.side_by_side(), "jpeg", 80)
+        image = frame.output if output_only and frame.output is not None else None
+        jpeg = encode_image(image if image is not None else frame.side_by_side(), "jpeg", 80)
         data["image/jpeg"] = base64.b64encode(jpeg).decode("ascii")
     return bundle

@@ -131,10 +131,15 @@ class FrameView(anywidget.AnyWidget):
         return delivery.stats() if delivery is not None else None
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        """The widget view, plus a still of the feed's latest frame for kernel-less readers."""
+        """The widget view, plus a still of the feed's latest frame for kernel-less readers.
+
+        The still shows the panes the view shows: input beside output, or the output.
+        """
         feed = self._feed
         bundle = super()._repr_mimebundle_(**kwargs)
-        return bundle if feed is None else with_still(bundle, feed.latest)
+        if feed is None:
+            return bundle
+        return with_still(bundle, feed.latest, output_only=self.panes == "output")
 
     def close(self) -> None:
         """Stop sending, unsubscribe from the feed and close the comm; idempotent."""

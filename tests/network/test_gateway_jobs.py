@@ -80,6 +80,10 @@ async def test_the_quickstart_route_runs_a_batch_job(net: Net) -> None:
     status, answer, body = await post(net, gateway.url + "/live/video-to-video", headers)
     assert (status, len(body), sum(body[1::3])) == (200, 921_600, GREEN_SUM)
     assert answer["X-Orchestrator-Url"] == orch.url
+    assert gateway.gateway.routing.lines()[0] == (
+        "job received from client: green-tint-cpu "
+        "(POST /live/video-to-video as /process/request/, 921600 bytes)"
+    )
     for bad, phrase in (({}, "X-Model-Id header missing"), ({"X-Model-Id": "../x"}, "X-Model-Id")):
         status, _, text = await post(net, gateway.url + "/live/video-to-video", {**RAW, **bad})
         assert status == 400
@@ -219,6 +223,7 @@ async def test_when_every_orchestrator_fails_the_answer_is_503_naming_each(net: 
     assert "process() raised RuntimeError: boom" in message
     assert f"{orch_b.url}: HTTP 503" in message
     assert "removing capability" in message
+    assert f"Fix: restart the worker at {gone_url} and register it again" in message
 
 
 async def test_a_4xx_comes_back_as_it_is_without_trying_others(net: Net) -> None:

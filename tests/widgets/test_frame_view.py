@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -113,6 +114,20 @@ def test_output_pane_only_sends_no_input(feed: HandFeed) -> None:
         assert len(buffers) == 1
     finally:
         view.close()
+
+
+def test_the_still_shows_the_panes_the_view_shows(feed: HandFeed) -> None:
+    feed.emit(10)  # input 10, output 245, 64x48
+    for panes, width in (("both", 64 + 8 + 64), ("output", 64)):
+        view = FrameView(feed, panes=panes)
+        try:
+            bundle = view._repr_mimebundle_()
+            data = bundle[0] if isinstance(bundle, tuple) else bundle
+            still = decode_image(base64.b64decode(data["image/jpeg"]))
+        finally:
+            view.close()
+        assert still.shape == (48, width, 3), panes
+        assert abs(float(still[:, -64:].mean()) - 245) < 4  # the output pane, rightmost
 
 
 def test_a_new_view_gets_the_latest_frame_again(feed: HandFeed, view: FrameView) -> None:
