@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -124,6 +124,7 @@ class Workbench:
         self._origin: Any = processor if isinstance(processor, str) else instance
         self._source_text = source_text
         self._lock = threading.RLock()
+        self._listeners: list[Callable[[ApplyResult], None]] = []
         self._service = ServiceHost(capability=capability, size=size)
         self._closed = False
         with _benches_lock:
@@ -163,6 +164,31 @@ class Workbench:
         """The preview processor's current parameter values."""
         return current_params(self.processor)
 
+    def on_change(self, callback: Callable[[ApplyResult], None]) -> Callable[[], None]:
+        """Call ``callback(result)`` after every processor swap (apply, use, the magic).
+
+        It runs on the thread that swapped, after the swap; one that raises is logged.
+        Returns a function that unsubscribes.
+        """
+        with self._lock:
+            self._listeners.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return unsubscribe
+
+    def _notify(self, result: ApplyResult) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(result)
+            except Exception:  # a listener's bug must not turn a good swap into an error
+                logger.exception("a Workbench.on_change listener failed")
+
     def apply(self, text: str) -> ApplyResult:
         """Compile ``text``, check it on one frame and hot-swap it everywhere.
 
@@ -180,7 +206,9 @@ class Workbench:
             self._check_open()
             prefer = type(self.processor).__name__
             compiled = compile_processor(text, label="editor", prefer=prefer)
-            return self._install(create_instance(compiled.cls), text)
+            result = self._install(create_instance(compiled.cls), text)
+        self._notify(result)
+        return result
 
     def use(self, processor: Any, *, source_text: str | None = None) -> ApplyResult:
         """Like :meth:`apply` for a processor object (instance, class or spec).
@@ -195,7 +223,9 @@ class Workbench:
             if source_text is not None and not _is_builtin(cls):
                 setattr(cls, SOURCE_ATTRIBUTE, source_text)
             text = source_text if source_text is not None else editable_source(instance)
-            return self._install(instance, text)
+            result = self._install(instance, text)
+        self._notify(result)
+        return result
 
     def _install(self, instance: Any, text: str) -> ApplyResult:
         """Check ``instance``, then swap it into the preview and the worker."""

@@ -14,6 +14,7 @@ this module is the fallback for a class typed into an ordinary cell.
 from __future__ import annotations
 
 import ast
+import linecache
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from byoc_lab.errors import PreflightError
 from byoc_lab.export.analysis import bound_names, undefined_names
 
-__all__ = ["assemble_from_cells", "cell_history", "notebook_source"]
+__all__ = ["assemble_from_cells", "cell_history", "compiled_cells", "notebook_source"]
 
 HEADER = (
     "# Captured by byoc-lab export from notebook cells: the class and the imports and\n"
@@ -38,19 +39,42 @@ class _Statement:
     node: ast.stmt
 
 
-def cell_history() -> list[str]:
-    """The running IPython kernel's executed cells as Python, oldest first ([] outside)."""
+def _shell() -> object | None:
     ipython = sys.modules.get("IPython")
     get_ipython = getattr(ipython, "get_ipython", None)
-    shell = get_ipython() if callable(get_ipython) else None
-    manager = getattr(shell, "history_manager", None)
+    return get_ipython() if callable(get_ipython) else None
+
+
+def cell_history() -> list[str]:
+    """The running IPython kernel's executed cells as Python, oldest first ([] outside)."""
+    manager = getattr(_shell(), "history_manager", None)
     cells = getattr(manager, "input_hist_parsed", None) or []
     return [cell for cell in cells if isinstance(cell, str)]
 
 
+def compiled_cells() -> list[str]:
+    """The cells IPython compiled, oldest first, from :mod:`linecache` ([] outside).
+
+    Cells run without history (``store_history=False``, as nbval and some front ends
+    run them) are missing from :func:`cell_history`, but IPython's compiler still
+    caches every cell's text for tracebacks, under a name it remembers.
+    """
+    names = getattr(getattr(_shell(), "compile", None), "_filename_map", None)
+    if not isinstance(names, dict):
+        return []
+    cells = []
+    for name in names:
+        lines = linecache.getlines(name) if isinstance(name, str) else []
+        if lines:
+            cells.append("".join(lines))
+    return cells
+
+
 def notebook_source(class_name: str) -> str | None:
     """A module defining ``class_name``, assembled from the kernel's cells, or None."""
-    return assemble_from_cells(cell_history(), class_name)
+    return assemble_from_cells(cell_history(), class_name) or assemble_from_cells(
+        compiled_cells(), class_name
+    )
 
 
 def assemble_from_cells(cells: Sequence[str], class_name: str) -> str | None:

@@ -85,6 +85,7 @@ class Editor(anywidget.AnyWidget):
         self._callbacks: list[ApplyCallback] = []
         self._lock = threading.Lock()
         self.on_msg(self._on_browser_message)
+        self._unfollow = workbench.on_change(self._follow)
 
     @property
     def workbench(self) -> Workbench:
@@ -132,6 +133,25 @@ class Editor(anywidget.AnyWidget):
             except Exception:  # a listener's bug must not turn a good apply into an error
                 logger.exception("an Editor.on_apply callback failed")
         return result
+
+    def _follow(self, result: ApplyResult) -> None:
+        """Workbench listener: show the text of a processor swapped in elsewhere.
+
+        A ``%%processor`` cell or ``workbench.use(...)`` changes what runs; the editor
+        then shows that processor's text, so a later Apply does not bring back the old one.
+        """
+        text = self._workbench.source_text
+        if text == self.source:
+            return  # this editor's own apply
+        self.source = text
+        self.error = {}
+        when = time.strftime("%H:%M:%S")
+        self.status = f"Showing {result.class_name}, swapped in from code at {when}"
+
+    def close(self) -> None:
+        """Stop following the workbench and close the comm (the workbench stays)."""
+        self._unfollow()
+        super().close()
 
     def _on_browser_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         """Comm callback (kernel main thread): the Apply button or Ctrl/Cmd+Enter."""

@@ -84,7 +84,7 @@ class Lab(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no type hints
         except BaseException:
             self.close()
             raise
-        self.editor.on_apply(lambda _result: self.params_panel.refresh())
+        self._unwatch = self.workbench.on_change(lambda _result: self.params_panel.refresh())
         self.editor.layout = widgets.Layout(width="50%", min_width="320px")
         side = widgets.VBox(
             [self.preview_panel, self.params_panel], layout=widgets.Layout(width="50%")
@@ -112,6 +112,9 @@ class Lab(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no type hints
         if self._closed:
             return
         self._closed = True
+        unwatch = getattr(self, "_unwatch", None)  # None: its constructor failed before
+        if unwatch is not None:
+            unwatch()
         try:
             for part in reversed(self._parts):
                 part.close()

@@ -115,3 +115,25 @@ def test_a_failing_listener_does_not_undo_the_apply(bench: Workbench, editor: Ed
     editor.on_apply(broken)
     assert editor.apply(INVERT) is not None
     assert editor.error == {}
+
+
+def test_a_processor_swapped_in_from_code_replaces_the_editors_text(
+    bench: Workbench, editor: Editor
+) -> None:
+    assert "class GreenTint" in editor.source
+    namespace: dict[str, object] = {}
+    exec(INVERT, namespace)  # what a %%processor cell does, in the user's namespace
+    bench.use(namespace["Invert"], source_text=INVERT)
+    assert editor.source == INVERT  # a later Apply re-applies Invert, not GreenTint
+    assert editor.status.startswith("Showing Invert, swapped in from code at ")
+    assert editor.apply() is not None
+    assert type(bench.processor).__name__ == "Invert"
+
+
+def test_a_closed_editor_stops_following(bench: Workbench) -> None:
+    widget = Editor(bench)
+    widget.close()
+    namespace: dict[str, object] = {}
+    exec(INVERT, namespace)
+    bench.use(namespace["Invert"], source_text=INVERT)
+    assert "class GreenTint" in widget.source
