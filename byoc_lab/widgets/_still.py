@@ -18,9 +18,21 @@ from typing import Any
 from byoc_lab.frames import encode_image
 from byoc_lab.preview import PreviewFrame
 
-__all__ = ["STILL_WAIT", "with_still"]
+__all__ = ["STILL_WAIT", "still_wait", "with_still"]
 
 STILL_WAIT = 2.0
+
+
+def still_wait(feed: object) -> float:
+    """How long to wait for a first frame of ``feed``: only a playing preview gets time.
+
+    A feed without a ``state`` (a stream run) is waited for as well: its frames come
+    from a preview that plays.
+    """
+    state = getattr(feed, "state", None)
+    if state is None:
+        return STILL_WAIT
+    return STILL_WAIT if getattr(state, "value", state) == "playing" else 0.0
 
 
 def with_still(
@@ -33,7 +45,8 @@ def with_still(
     """``bundle`` (a widget's MIME bundle) plus ``image/jpeg`` of the latest frame, if any.
 
     The still is input beside output, or the output alone with ``output_only`` (what
-    a view showing only the output pane draws).
+    a view showing only the output pane draws). It waits up to ``wait`` seconds for a
+    first frame: pass 0 for a feed that is not producing frames (a paused preview).
     """
     data = bundle[0] if isinstance(bundle, tuple) else bundle
     if not isinstance(data, dict):

@@ -38,7 +38,7 @@ import traitlets
 
 from byoc_lab.preview import DeliveryStats, FrameDelivery, PreviewFrame
 from byoc_lab.widgets._assets import static
-from byoc_lab.widgets._still import with_still
+from byoc_lab.widgets._still import still_wait, with_still
 
 __all__ = ["FrameFeed", "FrameView"]
 
@@ -139,7 +139,9 @@ class FrameView(anywidget.AnyWidget):
         bundle = super()._repr_mimebundle_(**kwargs)
         if feed is None:
             return bundle
-        return with_still(bundle, feed.latest, output_only=self.panes == "output")
+        return with_still(
+            bundle, feed.latest, wait=still_wait(feed), output_only=self.panes == "output"
+        )
 
     def close(self) -> None:
         """Stop sending, unsubscribe from the feed and close the comm; idempotent."""

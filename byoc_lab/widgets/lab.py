@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import ipywidgets as widgets
 
 from byoc_lab.sources import FrameSource
-from byoc_lab.widgets._still import with_still
+from byoc_lab.widgets._still import still_wait, with_still
 from byoc_lab.widgets.editor import Editor
 from byoc_lab.widgets.export_panel import ExportPanel
 from byoc_lab.widgets.jobs_panel import JobsPanel
@@ -105,7 +105,9 @@ class Lab(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no type hints
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The widget view, plus a still of the preview for renderers without a kernel."""
-        return with_still(super()._repr_mimebundle_(**kwargs), self.workbench.preview.latest)
+        preview = self.workbench.preview
+        bundle = super()._repr_mimebundle_(**kwargs)
+        return with_still(bundle, preview.latest, wait=still_wait(preview))
 
     def close(self) -> None:
         """Close the panels, then the workbench (stream, network, preview); idempotent."""

@@ -42,7 +42,7 @@ from byoc_lab.errors import ByocLabError
 from byoc_lab.frames import encode_image
 from byoc_lab.preview import DeliveryStats, PreviewEngine, PreviewStats
 from byoc_lab.widgets._background import Outcome, PanelWork, describe_error
-from byoc_lab.widgets._still import with_still
+from byoc_lab.widgets._still import still_wait, with_still
 from byoc_lab.widgets.camera import BrowserCamera
 from byoc_lab.widgets.frame_view import FrameView
 
@@ -240,7 +240,8 @@ class PreviewPanel(widgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The widget view, plus a still of the preview for renderers without a kernel."""
-        return with_still(super()._repr_mimebundle_(**kwargs), self.engine.latest)
+        bundle = super()._repr_mimebundle_(**kwargs)
+        return with_still(bundle, self.engine.latest, wait=still_wait(self.engine))
 
     def close(self) -> None:
         """Stop the refresh, close the frame view, the camera and the controls."""

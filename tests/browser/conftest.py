@@ -10,30 +10,18 @@ leaves ``FAILED-<test>.png`` there.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Error, Playwright, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Error, Playwright, sync_playwright
 
+from .chromium import CHROMIUM, VIEWPORT, chromium_problem, launched_chromium
 from .jupyter import JupyterLab, running_jupyterlab
 from .page import LabPage
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "build" / "browser-screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # CI runs as root, where Chromium's sandbox cannot start
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--use-fake-device-for-media-stream",  # a synthetic camera (moving test pattern)
-    "--use-fake-ui-for-media-stream",  # grant getUserMedia without a prompt
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-background-networking",
-    "--no-first-run",
-]
-VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
 
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 SHOTS_USED = pytest.StashKey[Path]()
@@ -41,14 +29,9 @@ SHOTS_USED = pytest.StashKey[Path]()
 
 def require_chromium() -> Path:
     """Debian's Chromium; else skip (a developer's run) or fail (under ``CI``), saying why."""
-    if CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK):
+    problem = chromium_problem()
+    if problem is None:
         return CHROMIUM
-    elsewhere = shutil.which("chromium")
-    problem = (
-        f"browser tests need Debian's Chromium at {CHROMIUM} "
-        f"({f'found only {elsewhere}' if elsewhere else 'no chromium on PATH either'}); "
-        "install it with `make sysdeps` (apt-get install chromium)"
-    )
     if os.environ.get("CI"):
         pytest.fail(f"{problem}. CI is set: a missing browser must not pass silently")
     pytest.skip(problem)
@@ -110,13 +93,9 @@ def playwright() -> Iterator[Playwright]:
 @pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Headless system Chromium with the fake camera."""
-    chromium = playwright.chromium.launch(
-        executable_path=str(require_chromium()), headless=True, args=CHROMIUM_ARGS, timeout=60_000
-    )
-    try:
+    require_chromium()
+    with launched_chromium(playwright) as chromium:
         yield chromium
-    finally:
-        chromium.close()
 
 
 @pytest.fixture

@@ -168,3 +168,20 @@ def test_engine_frames_reach_the_browser_with_the_processors_effect() -> None:
     finally:
         view.close()
         engine.stop()
+
+
+def test_only_a_playing_preview_is_waited_for_when_displayed() -> None:
+    from byoc_lab import Passthrough
+    from byoc_lab.preview import PreviewEngine
+    from byoc_lab.widgets._still import STILL_WAIT, still_wait
+
+    engine = PreviewEngine(Passthrough(), "synthetic", size=(64, 48))
+    try:
+        assert still_wait(engine) == 0.0  # never played: displaying must not stall
+        engine.play()
+        assert still_wait(engine) == STILL_WAIT
+        engine.pause()
+        assert still_wait(engine) == 0.0
+    finally:
+        engine.stop()
+    assert still_wait(object()) == STILL_WAIT  # a stream run: frames flow from a preview
