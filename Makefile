@@ -16,7 +16,7 @@ NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 PEER_VENV  := .venv-pytrickle
 PEER_STAMP := $(PEER_VENV)/.installed-0.1.6
 
-.PHONY: lab test demo bench golden notebooks lint typecheck pytest venv peers sysdeps clean help
+.PHONY: lab test demo bench soak golden notebooks lint typecheck pytest venv peers sysdeps clean help
 
 help:
 	@echo "make lab    create .venv, install everything, serve JupyterLab on the tutorials"
@@ -24,6 +24,8 @@ help:
 	@echo "make demo   run the original quickstart end to end, headless"
 	@echo "make bench  measure byoc_lab beside pytrickle and the floors (under 10 min);"
 	@echo "            writes benchmarks/results.md and the table in README.md"
+	@echo "make soak   a 30 fps stream for SOAK_MINUTES (10) and 200 batch jobs/s for 60 s"
+	@echo "            through a local network; fails if a frame is lost or anything grows"
 
 venv: $(STAMP)
 
@@ -106,6 +108,13 @@ demo: $(STAMP)
 # --quick` is a seconds-long smoke run; `--only batch,footprint` runs part (both print only).
 bench: $(STAMP) sysdeps peers
 	$(PY) -m benchmarks.run
+
+# Soak: a 30 fps live stream for SOAK_MINUTES (default 10) and 200 batch jobs/s for 60 s
+# through a LocalNetwork, sampling RSS, file descriptors and tasks; prints a table and
+# fails if a frame is lost or anything keeps growing. `make soak SOAK_MINUTES=1` is quick.
+SOAK_MINUTES ?= 10
+soak: $(STAMP)
+	$(PY) -m tests.reliability.soak --minutes $(SOAK_MINUTES)
 
 # The golden export contexts (docker/examples/) and the package's copy of the export
 # templates, both regenerated from docker/templates/; tests/export checks they agree.

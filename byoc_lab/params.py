@@ -160,11 +160,13 @@ class Param(Generic[T]):
                 return value.strip().lower() in _TRUE
         elif kind == "int":
             number = _as_number(value)
-            if number is not None and float(number).is_integer() and math.isfinite(number):
+            if isinstance(number, int):
+                return number
+            if number is not None and math.isfinite(number) and number.is_integer():
                 return int(number)
         elif kind == "float":
             number = _as_number(value)
-            if number is not None and math.isfinite(number):
+            if number is not None and math.isfinite(_as_float(number)):
                 return float(number)
         elif isinstance(value, str) or (self.choices is not None and value in self.choices):
             return value
@@ -207,11 +209,21 @@ def _as_number(value: Any) -> float | int | None:
     if isinstance(value, int | float):
         return value
     if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
+        text = value.strip()
+        for parse in (int, float):  # int first: "9007199254740993" stays exact
+            try:
+                return parse(text)
+            except ValueError:
+                continue
     return None
+
+
+def _as_float(number: float | int) -> float:
+    """``number`` as a float; an int too large for one is infinite (never OverflowError)."""
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf
 
 
 def _bounds_words(low: float | None, high: float | None) -> str:

@@ -35,6 +35,7 @@ TIME_LIMITS: dict[str, tuple[float, float]] = {
     "workbench": (60.0, 120.0),
     "widgets": (30.0, 90.0),
     "browser": (120.0, 300.0),  # starts JupyterLab and Chromium
+    "reliability": (60.0, 180.0),  # faults, bad input and load (issue 10)
 }
 DEFAULT_LIMITS = (30.0, 120.0)
 

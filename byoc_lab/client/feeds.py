@@ -64,12 +64,18 @@ class StreamCounts:
         decode_errors: stretches of output the decoder could not read (it skips to the
             next keyframe).
         output_errors: output segments that broke off while being read.
+        output_lost: output segments never read: the server no longer had them (the
+            reader fell behind, or the segment was lost on the way: HTTP 470).
+        input_errors: input segments whose upload broke; their remaining frames were
+            dropped until the next keyframe (and are not in ``frames_sent``).
     """
 
     frames_sent: int = 0
     segments_sent: int = 0
     decode_errors: int = 0
     output_errors: int = 0
+    output_lost: int = 0
+    input_errors: int = 0
 
 
 class Feed(Generic[T]):

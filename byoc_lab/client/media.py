@@ -204,7 +204,8 @@ class StreamInput:
     async def _write(self, chunks: list[Chunk]) -> None:
         for chunk in chunks:
             await self._write_chunk(chunk)
-        self._counts.frames_sent += 1
+        if self._output is None or not self._output.dropping:
+            self._counts.frames_sent += 1
 
     async def _write_chunk(self, chunk: Chunk) -> None:
         if self._output is None:
@@ -212,9 +213,13 @@ class StreamInput:
                 self._http, self.url, mime=CONTENT_TYPE_MPEGTS, retry=self._retry
             )
             self._publisher = await publisher.__aenter__()
-            self._output = SegmentedOutput(publisher)
+            self._output = SegmentedOutput(publisher, on_lost=self._lost)
         if await self._output.write(chunk.data, new_segment=chunk.starts_segment):
             self._counts.segments_sent += 1
+
+    def _lost(self, seq: int, exc: TrickleError) -> None:
+        self._counts.input_errors += 1
+        logger.warning("input segment %d of %s lost: %s", seq, self.url, exc)
 
     def _close_iterator(self, iterator: Iterator[Any]) -> None:
         """Close a generator source on the codec thread (after any ``next`` in flight)."""
@@ -256,9 +261,11 @@ async def read_frames(
 ) -> None:
     """Decode the output channel at ``url`` into ``feed``, frame by frame, until it closes.
 
-    Starts at segment 0 (a subscriber that fell out of the server's window jumps to the
-    newest segment). A segment that breaks off is counted and skipped; undecodable
-    stretches are counted and the decoder resumes at the next keyframe.
+    Starts at segment 0; segments the server no longer has when the reader asks (it
+    fell out of the window, HTTP 470) are skipped and counted in ``output_lost``. A
+    segment whose connection drops is read again from where it broke; one that cannot
+    be is counted (``output_errors``) and skipped; undecodable stretches are counted and
+    the decoder resumes at the next keyframe.
 
     Raises:
         TrickleError: the channel cannot be followed, or ``retry.attempts`` segments in
@@ -271,6 +278,9 @@ async def read_frames(
     try:
         async with TrickleSubscriber(http, url, start_seq=0, retry=retry) as subscriber:
             async for segment in subscriber:
+                if subscriber.skipped > counts.output_lost:
+                    logger.info("output of %s: %d segments lost", url, subscriber.skipped)
+                    counts.output_lost = subscriber.skipped
                 try:
                     async for chunk in segment:
                         done = await loop.run_in_executor(pool, _decode, decoder.feed, chunk)

@@ -117,6 +117,8 @@ class StreamCore:
             "frame_queue": self._max_frames,
             "decode_errors": self.counts.decode_errors,
             "output_errors": self.counts.output_errors,
+            "output_lost": self.counts.output_lost,
+            "input_errors": self.counts.input_errors,
             "data_lines": data.received if data else 0,
             "data_dropped": data.dropped if data else 0,
             "events": events.received if events else 0,

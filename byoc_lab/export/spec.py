@@ -90,7 +90,7 @@ def resolve_base(base: str) -> BaseImage:
         return BaseImage("cpu", CPU_IMAGE, "3.11", TORCH_INDEX + "cpu")
     if base == "cuda":
         return _cuda_base(CUDA_IMAGE)
-    if not isinstance(base, str) or not _REFERENCE.match(base) or not re.search(r"[:@]", base):
+    if not isinstance(base, str) or not _REFERENCE.fullmatch(base) or not re.search(r"[:@]", base):
         raise ExportError(
             f"unknown base {base!r}",
             check="base",
@@ -154,7 +154,7 @@ def check_capability(name: str) -> str:
         raise ExportError(
             "capability name is not usable", check="capability", expected=exc.expected, got=exc.got
         ) from exc
-    if not _DOCKER_NAME.match(name):
+    if not _DOCKER_NAME.fullmatch(name):
         raise ExportError(
             "capability name is not usable as a Docker image name",
             check="capability",
@@ -167,7 +167,7 @@ def check_capability(name: str) -> str:
 
 def check_tag(tag: str) -> str:
     """An image reference ``docker build -t`` accepts (lowercase name, optional tag)."""
-    if not isinstance(tag, str) or not _REFERENCE.match(tag) or "@" in tag:
+    if not isinstance(tag, str) or not _REFERENCE.fullmatch(tag) or "@" in tag:
         raise ExportError(
             "image tag is not usable",
             check="tag",

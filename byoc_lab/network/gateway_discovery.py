@@ -95,8 +95,11 @@ class Discovery:
         reasons = "; ".join(self.skipped) if self.skipped else "the gateway has no orchestrators"
         return RequestError(
             f"No orchestrators found for capability {capability} ({reasons})",
+            # An orchestrator answers "capacity 0" both for an unknown capability and for a
+            # registered one whose workers are all busy: the fix names both.
             fix="register a worker for this capability with an orchestrator this gateway "
-            "knows, or check the include/exclude lists in the job's parameters",
+            "knows; if one is registered, it is busy: wait for a job or stream to end or "
+            "give it more capacity; or check the include/exclude lists in the job's parameters",
         )
 
 

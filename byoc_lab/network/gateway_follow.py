@@ -101,7 +101,7 @@ def parse_start_request(body: bytes) -> tuple[str, dict[str, Any] | None]:
         expected = 'a JSON object in a string, e.g. "{\\"width\\": 512}"'
         try:
             decoded = json.loads(raw_params)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise RequestError("invalid model params", field="params", expected=expected) from exc
         if decoded is not None and not isinstance(decoded, dict):
             raise RequestError("invalid model params", field="params", expected=expected)
@@ -142,7 +142,7 @@ async def follow_events(
 def _apply_event(stream: GatewayStream, status: StatusStore, body: bytes) -> None:
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         logger.debug("stream %s: an event that is not JSON was ignored", stream.stream_id)
         return
     if not isinstance(document, dict):

@@ -351,6 +351,9 @@ class GatewayStreams:
         try:
             await follow_events(self._gw.http, stream, self.status, timeout)
         except TrickleTimeoutError as exc:
+            if isinstance(exc.__cause__, aiohttp.ClientError):  # unreachable, not silent
+                await self._end(stream, f"the stream's events channel failed: {exc}", notify=False)
+                return
             await self._end(
                 stream, f"no event from the worker within {timeout} s ({exc})", notify=True
             )

@@ -64,7 +64,7 @@ def load_struct(
     name = field if field is not None else what
     try:
         value = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise RequestError(
             f"{what} is not valid JSON ({exc})",
             field=name,

@@ -301,7 +301,7 @@ def _json_text(value: str | Mapping[str, Any], name: str) -> str:
         return dumps(dict(value))
     try:
         decoded = json.loads(value)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ParamError(f"{name} is not valid JSON ({exc})", got=repr(value[:40])) from exc
     if decoded is not None and not isinstance(decoded, dict):
         raise ParamError(f"{name} must hold a JSON object", got=repr(value[:40]))

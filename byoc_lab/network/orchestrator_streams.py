@@ -415,7 +415,7 @@ def _roles(channels: StreamChannels, params: JobParameters) -> list[tuple[str, s
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         value = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise RequestError(
             "Invalid JSON body", field="body", expected='a JSON object such as {"params": {}}'
         ) from exc

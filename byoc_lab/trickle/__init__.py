@@ -6,6 +6,10 @@
 - :class:`TrickleSubscriber` follows a channel and yields each segment's bytes as they
   arrive.
 - :mod:`byoc_lab.trickle.wire` names every header, status and sentinel of the protocol.
+- :mod:`byoc_lab.trickle.faults` (a :class:`~byoc_lab.trickle.faults.FaultPlan` a server
+  consults: dropped connections, late and lost segments) and
+  :class:`~byoc_lab.trickle.host.TrickleHost` (a standalone server that can crash and
+  come back) reproduce a flaky network in tests; they are off unless set.
 
 Clients take an :class:`aiohttp.ClientSession` from the caller; :func:`make_session`
 builds one (TLS verification on unless ``verify_tls=False``).

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
@@ -187,6 +188,10 @@ class _Handlers:
             tomb = self._server.tombstone(name)
             if tomb is None:
                 return _text(HTTPStatus.NOT_FOUND, f"Channel {name} does not exist.")
+            kept = tomb.segment(seq)
+            if kept is not None and tomb.channel is not None:  # a reader still draining
+                send = functools.partial(self._send, request, tomb.channel, kept, tomb.next_seq)
+                return await self._transfer(request, tomb.channel, kept, send)
             headers = {
                 HEADER_SEQ: format_seq(seq),
                 HEADER_LATEST: format_seq(tomb.next_seq),
@@ -202,9 +207,10 @@ class _Handlers:
                 headers,
                 reason=_REASON_SEGMENT_NOT_FOUND,
             )
-        return await self._send(request, channel, target.segment, target.latest)
+        send = functools.partial(self._send, request, channel, target.segment, target.latest)
+        return await self._transfer(request, channel, target.segment, send)
 
-    async def post(self, request: web.Request) -> web.Response:
+    async def post(self, request: web.Request) -> web.StreamResponse:
         """``POST {channel}/{seq}``: receive one segment, readable while it arrives."""
         try:
             name = _channel_name(request)
@@ -230,12 +236,26 @@ class _Handlers:
         segment.writer_attached = True
         if HEADER_RESET in request.headers:
             channel.reset_before(segment.seq)
-        return await self._receive(request, channel, segment)
+        receive = functools.partial(self._receive, request, channel, segment)
+        return await self._transfer(request, channel, segment, receive)
 
     # -- internals ----------------------------------------------------------------------
 
     def _lookup(self, request: web.Request) -> Channel | None:
         return self._server.channel(_channel_name(request))
+
+    async def _transfer(
+        self,
+        request: web.Request,
+        channel: Channel,
+        segment: Segment,
+        transfer: Callable[[], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        """Move one segment's bytes: ``transfer``, through the server's fault plan if set."""
+        faults = self._server.faults
+        if faults is None:
+            return await transfer()
+        return await faults.intercept(request, channel, segment, transfer)
 
     async def _receive(
         self, request: web.Request, channel: Channel, segment: Segment

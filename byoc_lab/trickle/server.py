@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -26,6 +26,7 @@ from byoc_lab.errors import ChannelLimitError, ParamError, RuntimeStateError
 
 from .channel import Channel, ChannelInfo
 from .handlers import add_routes
+from .segment import Segment
 from .wire import (
     CONTENT_TYPE_DEFAULT,
     IDLE_TIMEOUT_S,
@@ -34,7 +35,10 @@ from .wire import (
     check_channel_name,
 )
 
-__all__ = ["TRICKLE_SERVER_KEY", "TrickleServer", "TrickleServerConfig"]
+if TYPE_CHECKING:
+    from .faults import FaultPlan
+
+__all__ = ["CLOSED_DRAIN_S", "TRICKLE_SERVER_KEY", "TrickleServer", "TrickleServerConfig"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +60,9 @@ class TrickleServerConfig:
             first ``POST {channel}/{seq}``). Off in go-livepeer orchestrators, which
             create channels in-process; on in the standalone http-trickle server.
         closed_linger: seconds a closed channel keeps answering GETs with
-            ``200 + Lp-Trickle-Closed`` (clean end of stream) instead of 404.
+            ``200 + Lp-Trickle-Closed`` (clean end of stream) instead of 404; during
+            the first :data:`CLOSED_DRAIN_S` of them, its finished segments still in
+            the window are served as before.
 
     Raises:
         ParamError: a limit is zero or negative.
@@ -79,12 +85,30 @@ class TrickleServerConfig:
                 raise ParamError(f"TrickleServerConfig.{field} must be a positive number")
 
 
+CLOSED_DRAIN_S = 10.0
+"""Seconds the finished segments of a closed channel stay readable, so a reader a little
+behind (its next GET not yet sent when the publisher closed the channel right after
+its last segments) still gets them before the end of stream."""
+
+
 @dataclass(frozen=True)
 class Tombstone:
-    """What remains of a closed channel while it lingers: when and where it stopped."""
+    """What remains of a closed channel while it lingers: when and where it stopped.
+
+    For :data:`CLOSED_DRAIN_S` seconds it also keeps the closed channel, whose
+    finished segments still in the window are served as before (:meth:`segment`).
+    """
 
     closed_at: float
     next_seq: int
+    channel: Channel | None = None
+
+    def segment(self, seq: int) -> Segment | None:
+        """Finished segment ``seq`` of the closed channel, if still kept and not empty."""
+        if self.channel is None or seq < 0:
+            return None
+        segment = self.channel.segment_at(seq)
+        return segment if segment is not None and segment.size > 0 else None
 
 
 class TrickleServer:
@@ -101,10 +125,16 @@ class TrickleServer:
 
     Args:
         config: limits and behaviour; ``TrickleServerConfig()`` when omitted.
+        faults: a :class:`~byoc_lab.trickle.faults.FaultPlan` that every segment
+            transfer goes through (tests only; None, the default, costs nothing). The
+            :attr:`faults` attribute can also be set while the server runs.
     """
 
-    def __init__(self, config: TrickleServerConfig | None = None) -> None:
+    def __init__(
+        self, config: TrickleServerConfig | None = None, *, faults: FaultPlan | None = None
+    ) -> None:
         self._config = config if config is not None else TrickleServerConfig()
+        self.faults = faults
         self._channels: dict[str, Channel] = {}
         self._tombstones: dict[str, Tombstone] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -167,9 +197,19 @@ class TrickleServer:
         if channel is None:
             return False
         channel.close()
-        self._tombstones[name] = Tombstone(time.monotonic(), channel.next_write)
+        tomb = Tombstone(time.monotonic(), channel.next_write, channel)
+        self._tombstones[name] = tomb
+        try:
+            asyncio.get_running_loop().call_later(CLOSED_DRAIN_S, self._drained, name, tomb)
+        except RuntimeError:  # no loop (a plain call from a test): nothing left to drain
+            self._drained(name, tomb)
         logger.info("trickle channel %s closed at seq %d", name, channel.next_write)
         return True
+
+    def _drained(self, name: str, tomb: Tombstone) -> None:
+        """Forget the segments of a closed channel (its tombstone stays until it expires)."""
+        if self._tombstones.get(name) is tomb:
+            self._tombstones[name] = Tombstone(tomb.closed_at, tomb.next_seq)
 
     def channels(self) -> list[ChannelInfo]:
         """Snapshots of the open channels, sorted by name."""

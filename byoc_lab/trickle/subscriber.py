@@ -12,13 +12,11 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from types import TracebackType
 
 import aiohttp
-from aiohttp import hdrs
 
 from byoc_lab.errors import (
     ParamError,
@@ -28,8 +26,8 @@ from byoc_lab.errors import (
 )
 
 from .client import RetryPolicy, status_error, tls_error
+from .reading import TrickleSegment
 from .wire import (
-    CONTENT_TYPE_DEFAULT,
     HEADER_CLOSED,
     HEADER_LATEST,
     HEADER_SEQ,
@@ -43,87 +41,6 @@ from .wire import (
 __all__ = ["TrickleSegment", "TrickleSubscriber"]
 
 logger = logging.getLogger(__name__)
-
-
-class TrickleSegment:
-    """One segment being received; iterate it for chunks as they arrive.
-
-    Read it once, either with ``async for chunk in segment`` or ``await segment.read()``
-    (which returns what iteration has not yet consumed). The segment owns its HTTP
-    response until it is fully read or :meth:`close` is called; the subscriber closes
-    the previous segment when it hands out the next one.
-
-    Attributes:
-        seq: the segment's sequence number (``Lp-Trickle-Seq``).
-        latest: the server's write position when it answered, if it said
-            (``Lp-Trickle-Latest``; present when this segment is not the newest).
-        content_type: the channel's media type.
-        url: the URL the segment was read from.
-    """
-
-    def __init__(
-        self,
-        response: aiohttp.ClientResponse,
-        first: bytes,
-        seq: int,
-        read_timeout: float,
-    ) -> None:
-        self.seq = seq
-        self.latest = parse_seq(response.headers.get(HEADER_LATEST))
-        self.content_type = response.headers.get(hdrs.CONTENT_TYPE, CONTENT_TYPE_DEFAULT)
-        self.url = str(response.url)
-        self._response = response
-        self._first: bytes | None = first
-        self._read_timeout = read_timeout
-        self._done = False
-
-    def __repr__(self) -> str:
-        return f"<TrickleSegment {self.seq} {self.url}>"
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        while chunk := await self._next_chunk():
-            yield chunk
-
-    async def read(self) -> bytes:
-        """All bytes of the segment not yet consumed, once it has ended.
-
-        Raises:
-            TrickleTimeoutError: no byte arrived for ``read_timeout`` seconds.
-            TrickleError: the connection broke before the segment ended.
-        """
-        parts = [chunk async for chunk in self]
-        return b"".join(parts)
-
-    def close(self) -> None:
-        """Stop reading: drop the connection if the segment has not ended. Idempotent."""
-        if not self._done:
-            self._done = True
-            self._first = None
-            self._response.close()
-
-    async def _next_chunk(self) -> bytes:
-        if self._first is not None:
-            first, self._first = self._first, None
-            return first
-        if self._done:
-            return b""
-        try:
-            async with asyncio.timeout(self._read_timeout):
-                chunk = await self._response.content.readany()
-        except aiohttp.ClientError as exc:
-            self.close()
-            raise TrickleError(
-                f"segment {self.seq}: the connection broke before the segment ended", url=self.url
-            ) from exc
-        except TimeoutError as exc:
-            self.close()
-            raise TrickleTimeoutError(
-                f"segment {self.seq}: no data for {self._read_timeout:g} s", url=self.url
-            ) from exc
-        if not chunk:
-            self._done = True
-            self._response.release()
-        return chunk
 
 
 class _Kind(enum.Enum):
@@ -167,6 +84,10 @@ class TrickleSubscriber:
             server stayed unreachable for ``retry.attempts`` tries.
         TrickleHTTPError: the server answered an unexpected status.
     After an error the subscriber can be iterated again; it resumes where it was.
+
+    Attributes:
+        skipped: segments jumped over because the server no longer had them when
+            asked (470: the reader fell out of the window); their bytes were never read.
     """
 
     def __init__(
@@ -187,6 +108,7 @@ class TrickleSubscriber:
         self._current: TrickleSegment | None = None
         self._ended = False
         self._closed = False
+        self.skipped = 0
 
     @property
     def seq(self) -> int:
@@ -274,6 +196,8 @@ class TrickleSubscriber:
                 logger.debug(
                     "trickle %s: %d left the window, jumping to %d", self.url, seq, answer.seq
                 )
+                if 0 <= seq < answer.seq:
+                    self.skipped += answer.seq - seq
                 seq = answer.seq
                 continue
             await asyncio.sleep(self.retry.delay)
@@ -334,8 +258,21 @@ class TrickleSubscriber:
             response.release()
             logger.debug("trickle %s: segment %d is empty, skipping it", self.url, actual)
             return _Answer(_Kind.EMPTY, seq=actual)
-        segment = TrickleSegment(response, first, actual, self.retry.read_timeout)
+        segment = TrickleSegment(
+            response,
+            first,
+            actual,
+            self.retry.read_timeout,
+            reopen=self._reopen,
+            attempts=self.retry.attempts,
+            delay=self.retry.delay,
+        )
         return _Answer(_Kind.SEGMENT, seq=actual, segment=segment)
+
+    async def _reopen(self, seq: int) -> aiohttp.ClientResponse:
+        """A new GET of segment ``seq`` (a segment whose connection dropped resumes on it)."""
+        url = segment_url(self.url, seq)
+        return await self.session.get(url, timeout=self.retry.client_timeout())
 
     def _exhausted(self, answer: _Answer, seq: int, attempts: int) -> Exception:
         url = segment_url(self.url, seq)

@@ -55,7 +55,7 @@ def parse_json_object(body: bytes, content_type: str, *, what: str) -> dict[str,
         )
     try:
         value = json.loads(body or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: also numbers over 4300 digits
         raise RequestError(
             f"{what} body is not valid JSON ({exc})",
             expected="a JSON object",
@@ -86,7 +86,7 @@ def parse_start_body(body: bytes, content_type: str, stream_id: str | None) -> S
             "gateway_request_id is not a usable stream id",
             field="gateway_request_id",
             expected=f"at most {_MAX_ID} printable characters",
-            got=f"{len(request_id)} characters",
+            got=f"{len(request_id)} characters: {request_id[:40]!r}",
         )
     urls: dict[str, str | None] = {}
     for name in _URL_FIELDS:
@@ -148,7 +148,10 @@ def _positive_int(value: Any, name: str, *, high: int) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
+        try:
+            number = int(value.strip())
+        except ValueError:  # "²" is a digit to isdigit() but not to int()
+            number = None
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
     if number is None or not 1 <= number <= high:

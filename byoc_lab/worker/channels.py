@@ -13,7 +13,8 @@ Formats are those of go-livepeer's gateway and pytrickle (wire doc §1.4, §2, �
 - **control**: one JSON object per segment, read from the current segment (``-2``)
   on; ``{"keep": "alive"}`` is ignored; anything else is a parameter update.
 - **output** (video): MPEG-TS written as it is encoded, one segment per GOP
-  (:class:`SegmentedOutput`); the media pipeline drives it.
+  (:class:`~byoc_lab.worker.output.SegmentedOutput`, re-exported here); the media
+  pipeline drives it.
 
 Failures on these channels never end a stream: they are logged and counted (and, for
 data and control, reported as ``error`` events).
@@ -34,9 +35,10 @@ from typing import Any
 import aiohttp
 
 from byoc_lab.errors import TrickleError
-from byoc_lab.trickle import RetryPolicy, SegmentWriter, TricklePublisher, TrickleSubscriber
+from byoc_lab.trickle import RetryPolicy, TricklePublisher, TrickleSubscriber
 from byoc_lab.trickle.wire import CONTENT_TYPE_JSON, CONTENT_TYPE_JSONL, SEQ_CURRENT
 
+from .output import SegmentedOutput
 from .stats import SessionStats
 
 __all__ = [
@@ -270,42 +272,6 @@ class DataChannel:
             self._report("data", f"{lost} more send_data() calls were refused", None)
 
 
-class SegmentedOutput:
-    """Writes a media stream into consecutive segments of one publisher.
-
-    Bytes go out as soon as :meth:`write` gets them; ``new_segment=True`` (a chunk that
-    starts with a keyframe) completes the current segment and opens the next.
-    """
-
-    def __init__(self, publisher: TricklePublisher) -> None:
-        self._publisher = publisher
-        self._context: Any = None
-        self._segment: SegmentWriter | None = None
-
-    async def write(self, data: bytes, *, new_segment: bool) -> bool:
-        """Write ``data``, first opening a new segment if asked; True if one was opened."""
-        opened = new_segment or self._segment is None
-        if opened:
-            await self.end()
-            self._context = self._publisher.segment()
-            self._segment = await self._context.__aenter__()
-        assert self._segment is not None
-        await self._segment.write(data)
-        return opened
-
-    async def end(self) -> None:
-        """Complete the current segment (waits for the server's answer)."""
-        context, self._context, self._segment = self._context, None, None
-        if context is not None:
-            await context.__aexit__(None, None, None)
-
-    async def abort(self, exc: BaseException) -> None:
-        """Drop the current segment because of ``exc``."""
-        context, self._context, self._segment = self._context, None, None
-        if context is not None:
-            await context.__aexit__(type(exc), exc, exc.__traceback__)
-
-
 async def read_control(
     http: aiohttp.ClientSession,
     url: str,
@@ -354,7 +320,7 @@ async def read_control(
 def _parse_control(body: bytes, seq: int, report: Problem) -> dict[str, Any] | None:
     try:
         message = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
         report("control", f"control message in segment {seq} is not JSON ({exc})", None)
         return None
     if not isinstance(message, dict):

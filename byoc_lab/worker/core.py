@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +69,7 @@ class WorkerConfig:
     capability: str = "byoc_lab"
     capacity: int = 1
     frame_size: tuple[int, int] = (640, 480)
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
     max_body_bytes: int = 64 * 1024 * 1024
     trickle_verify_tls: bool = True
     start_wait: float = 30.0

@@ -160,7 +160,7 @@ class MediaPipeline:
 
     async def _ingest(self) -> None:
         retry = replace(self._retry, wait_timeout=self._input_timeout)
-        broken = 0
+        broken = skipped = 0
         async with TrickleSubscriber(
             self._http, self._subscribe_url, start_seq=SEQ_CURRENT, retry=retry
         ) as subscriber:
@@ -168,6 +168,9 @@ class MediaPipeline:
                 self._stats.segments_in += 1
                 if self._stats.segments_in == 1:
                     self._emit({"type": "receive_first_ingest_segment", "timestamp": now_ms()})
+                if subscriber.skipped > skipped:
+                    self._report_skipped(segment.seq - (subscriber.skipped - skipped), segment.seq)
+                    skipped = subscriber.skipped
                 try:
                     async for data in segment:
                         await self._chunks.put(NetChunk(data, time.perf_counter()))
@@ -180,6 +183,17 @@ class MediaPipeline:
                     broken = 0
                 await self._chunks.put(Mark.SEGMENT_END)
         await self._chunks.put(Mark.INPUT_END)
+
+    def _report_skipped(self, first: int, after: int) -> None:
+        """Input segments ``first`` … ``after - 1`` were never read (the server skipped us)."""
+        which = f"segment {first}" if after - first == 1 else f"segments {first}-{after - 1}"
+        self._report(
+            "input",
+            f"input {which} lost: the trickle server no longer had it when the worker "
+            f"asked (HTTP 470: the worker fell behind, or it was lost on the way), so the "
+            f"stream went on from segment {after}",
+            None,
+        )
 
     # -- decode --------------------------------------------------------------------------
 
@@ -266,7 +280,7 @@ class MediaPipeline:
         async with TricklePublisher(
             self._http, self._publish_url, mime=CONTENT_TYPE_MPEGTS, retry=self._retry
         ) as publisher:
-            output = SegmentedOutput(publisher)
+            output = SegmentedOutput(publisher, on_lost=self._output_lost)
             try:
                 while isinstance(item := await self._encoded.get(), Encoded):
                     await self._write(output, item)
@@ -275,12 +289,22 @@ class MediaPipeline:
                 await output.abort(exc)
                 raise
 
+    def _output_lost(self, seq: int, exc: TrickleError) -> None:
+        message = f"output segment {seq} lost ({exc}); frames are dropped until the next keyframe"
+        self._report("output", message, None)
+
     async def _write(self, output: SegmentedOutput, item: Encoded) -> None:
         stats = self._stats
         if await output.write(item.chunk.data, new_segment=item.chunk.starts_segment):
             stats.segments_out += 1
             if stats.segments_out == 1:
                 self._emit({"type": "send_first_processed_segment", "timestamp": now_ms()})
+        if output.dropping:
+            if item.frame is not None:  # counted and named, never silently gone
+                number = item.frame.number
+                message = f"frame {number} not delivered: its output segment was lost"
+                self._report("output", message, number)
+            return
         if item.frame is not None:
             stats.frames_out += 1
             stats.fps_out.tick()

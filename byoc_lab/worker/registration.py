@@ -24,12 +24,12 @@ __all__ = ["Registrar", "Registration", "register", "unregister", "validate_capa
 
 logger = logging.getLogger(__name__)
 
-_CAPABILITY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_CAPABILITY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def validate_capability_name(name: str) -> str:
     """Return ``name`` if it is safe in URLs, labels and logs, else raise RegistrationError."""
-    if not isinstance(name, str) or not _CAPABILITY.match(name) or ".." in name:
+    if not isinstance(name, str) or not _CAPABILITY.fullmatch(name) or ".." in name:
         raise RegistrationError(
             "capability name is not usable",
             expected="1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
@@ -174,7 +174,10 @@ class Registrar:
     """Keeps a capability registered: first at start, then every ``interval`` seconds.
 
     Failures are logged in plain words and retried with back-off (1 s doubling to
-    30 s); a registration that succeeds again after failing is logged once.
+    30 s, and never longer than ``interval`` when that is longer than 1 s), so an
+    orchestrator that restarts (and forgot every capability) has this worker back
+    within about one interval; a registration that succeeds again after failing is
+    logged once.
     """
 
     def __init__(
@@ -214,7 +217,7 @@ class Registrar:
                     logger.warning("registration failed, retrying: %s", exc)
                 self.last_error = str(exc)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+                backoff = min(backoff * 2, 30.0, max(self.interval, 1.0))
                 continue
             if not self.registered.is_set() or self.last_error is not None:
                 logger.info(

@@ -150,15 +150,17 @@ def test_initialize_that_takes_too_long(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "base", ["gpu", "CUDA", "python", "nvidia/cuda:12.4.1-runtime-ubuntu22.04"]
+    "base",
+    ["gpu", "CUDA", "python", "nvidia/cuda:12.4.1-runtime-ubuntu22.04", "python:3.11-slim\n"],
 )
 def test_unknown_or_unusable_base(tmp_path: Path, base: str) -> None:
     error = _export_fails(tmp_path, QUICKSTART, ExportError, "base", base=base)
-    assert base in str(error)
+    assert repr(base) in str(error) or base in str(error)
 
 
 @pytest.mark.parametrize(
-    "name", ["Green Tint", "GreenTint", "../etc", "tint-", "a" * 65, "x;rm", "", "tint..x"]
+    "name",
+    ["Green Tint", "GreenTint", "../etc", "tint-", "a" * 65, "x;rm", "", "tint..x", "tint\n"],
 )
 def test_capability_unsafe_for_a_label_or_tag(tmp_path: Path, name: str) -> None:
     error = _export_fails(tmp_path, QUICKSTART, ExportError, "capability", capability=name)
@@ -172,6 +174,7 @@ def test_capability_unsafe_for_a_label_or_tag(tmp_path: Path, name: str) -> None
         ({"port": 70000}, "port"),
         ({"target": "docker"}, "target"),
         ({"tag": "Green:Tint"}, "tag"),
+        ({"tag": "green-tint:1.0\n"}, "tag"),  # a newline would end a Dockerfile line
         ({"requirements": ["-e ."]}, "requirements"),
         ({"requirements": ["numpy\n--index-url http://evil"]}, "requirements"),
     ],

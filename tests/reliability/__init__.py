@@ -1,0 +1,1 @@
+"""Reliability: faults, bad input and load (issue 10)."""
