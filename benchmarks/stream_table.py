@@ -221,7 +221,9 @@ def _method_notes(timing: StreamTiming, count: int) -> list[str]:
         "second, encoded beforehand; each frame's bytes are published at its capture time "
         f"({FPS} fps, live) with byoc_lab's TricklePublisher. Same input, same byoc_lab "
         "trickle server (127.0.0.1, in the benchmark process) for both workers; each "
-        "worker runs alone, in a fresh process.",
+        "worker runs alone, in a fresh process, and first streams a 1 s warm-up clip that "
+        "is not measured (one-time costs: byoc_lab imports PyAV and opens its HTTP client "
+        "on the first stream, where pytrickle loads everything at start-up).",
         "Both streams start with params width/height = the input's and max_framerate 60: "
         "pytrickle drops frames that arrive at exactly its max_framerate (24 by default), "
         "so 60 keeps every 30 fps frame; byoc_lab keeps all frames at either.",

@@ -92,8 +92,12 @@ function render({ model, el }) {
     model.send({ type: "ack", seq: msg.seq });
   }
 
+  // Frames are drawn in the order they arrive: with two in flight, a later frame's
+  // decode could otherwise finish first and the earlier one would then be skipped.
+  let drawing = Promise.resolve();
+
   function onMessage(msg, buffers) {
-    if (msg && msg.type === "frame") onFrame(msg, buffers || []);
+    if (msg && msg.type === "frame") drawing = drawing.then(() => onFrame(msg, buffers || []));
   }
 
   showPanes();
