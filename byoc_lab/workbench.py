@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from .builtins import GreenTint
 from .editing import SOURCE_ATTRIBUTE, compile_processor, editable_source
 from .errors import ByocLabError, PreflightError, RuntimeStateError
+from .listeners import Listeners
 from .loader import as_processor
 from .params import ParamSpec, carry_params, current_params
 from .preview.engine import PreviewEngine
@@ -124,7 +125,7 @@ class Workbench:
         self._origin: Any = processor if isinstance(processor, str) else instance
         self._source_text = source_text
         self._lock = threading.RLock()
-        self._listeners: list[Callable[[ApplyResult], None]] = []
+        self._listeners: Listeners[ApplyResult] = Listeners("Workbench.on_change")
         self._service = ServiceHost(capability=capability, size=size)
         self._closed = False
         with _benches_lock:
@@ -170,24 +171,7 @@ class Workbench:
         It runs on the thread that swapped, after the swap; one that raises is logged.
         Returns a function that unsubscribes.
         """
-        with self._lock:
-            self._listeners.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._listeners:
-                    self._listeners.remove(callback)
-
-        return unsubscribe
-
-    def _notify(self, result: ApplyResult) -> None:
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(result)
-            except Exception:  # a listener's bug must not turn a good swap into an error
-                logger.exception("a Workbench.on_change listener failed")
+        return self._listeners.add(callback)
 
     def apply(self, text: str) -> ApplyResult:
         """Compile ``text``, check it on one frame and hot-swap it everywhere.
@@ -207,7 +191,7 @@ class Workbench:
             prefer = type(self.processor).__name__
             compiled = compile_processor(text, label="editor", prefer=prefer)
             result = self._install(create_instance(compiled.cls), text)
-        self._notify(result)
+        self._listeners.notify(result)
         return result
 
     def use(self, processor: Any, *, source_text: str | None = None) -> ApplyResult:
@@ -224,7 +208,7 @@ class Workbench:
                 setattr(cls, SOURCE_ATTRIBUTE, source_text)
             text = source_text if source_text is not None else editable_source(instance)
             result = self._install(instance, text)
-        self._notify(result)
+        self._listeners.notify(result)
         return result
 
     def _install(self, instance: Any, text: str) -> ApplyResult:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .errors import ByocLabError, FrameError, JobError
 from .framecode import read_frame_number
 from .frames import RGBImage, rgb_from_bytes, validate_rgb
+from .listeners import Listeners
 from .preview.frame import PreviewFrame
 from .runtime import get_loop
 
@@ -143,7 +144,7 @@ class StreamRun:
         self._queue: asyncio.Queue[RGBImage] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe: Callable[[], None] | None = None
-        self._callbacks: list[Callable[[PreviewFrame], None]] = []
+        self._callbacks: Listeners[PreviewFrame] = Listeners("stream run on_frame")
         self._lock = threading.Lock()
         self._latest: PreviewFrame | None = None
         self._sent_at: collections.OrderedDict[int, float] = collections.OrderedDict()
@@ -278,12 +279,7 @@ class StreamRun:
         )
         with self._lock:
             self._latest = frame
-            callbacks = list(self._callbacks)
-        for callback in callbacks:
-            try:
-                callback(frame)
-            except Exception:  # a consumer's bug must not end the stream
-                logger.exception("stream %s: an on_frame callback raised", self.stream_id)
+        self._callbacks.notify(frame)  # a consumer's bug is logged, never ends the stream
 
     def _fail(self, reason: str) -> None:
         if self._state == "stopped":
@@ -301,15 +297,7 @@ class StreamRun:
 
     def on_frame(self, callback: Callable[[PreviewFrame], None]) -> Callable[[], None]:
         """Call ``callback`` (on byoc_lab's loop) for every output frame; returns unsubscribe."""
-        with self._lock:
-            self._callbacks.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._callbacks:
-                    self._callbacks.remove(callback)
-
-        return unsubscribe
+        return self._callbacks.add(callback)
 
     def stats(self) -> dict[str, Any]:
         """Counters and state, readable from any thread.

@@ -17,6 +17,7 @@ CORE_MODULES = [
     "byoc_lab.errors",
     "byoc_lab.framecode",
     "byoc_lab.frames",
+    "byoc_lab.listeners",
     "byoc_lab.loader",
     "byoc_lab.params",
     "byoc_lab.preview",

@@ -25,6 +25,7 @@ from typing import Any
 
 from byoc_lab.errors import RuntimeStateError, SourceError
 from byoc_lab.frames import Frame
+from byoc_lab.listeners import Listeners
 from byoc_lab.params import carry_params
 from byoc_lab.preview.frame import PreviewFrame
 from byoc_lab.preview.processing import ActiveProcessor, Outcome, process_frame, retire
@@ -69,7 +70,7 @@ class PreviewCore:
         self.message = source.reason or f"ready: {source.describe()}"
         self.recorder = StatsRecorder()
         self.latest: PreviewFrame | None = None
-        self.callbacks: list[Callable[[PreviewFrame], None]] = []
+        self.callbacks: Listeners[PreviewFrame] = Listeners("preview on_frame")
         self._seq = 0
         self._slot = LatestSlot()
         self._playing = asyncio.Event()
@@ -194,13 +195,7 @@ class PreviewCore:
 
     def on_frame(self, callback: Callable[[PreviewFrame], None]) -> Callable[[], None]:
         """Call ``callback`` (on the loop) with every frame; returns the unsubscriber."""
-        self.callbacks.append(callback)
-
-        def unsubscribe() -> None:
-            if callback in self.callbacks:
-                self.callbacks.remove(callback)
-
-        return unsubscribe
+        return self.callbacks.add(callback)
 
     def stats(self) -> PreviewStats:
         """A snapshot of the counters (thread-safe)."""
@@ -308,9 +303,5 @@ class PreviewCore:
                 timed_out=result.outcome is Outcome.TIMED_OUT,
             )
             self.latest = preview
-            for callback in list(self.callbacks):
-                try:
-                    callback(preview)
-                except Exception:  # a subscriber's bug must not stop the preview: logged
-                    logger.exception("a preview on_frame callback raised")
+            self.callbacks.notify(preview)
             return preview

@@ -23,8 +23,6 @@ CSS (stable): ``.byoc-editor`` root, ``.byoc-editor textarea``, ``.byoc-editor-a
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -33,6 +31,7 @@ import anywidget
 import traitlets
 
 from byoc_lab.errors import ByocLabError
+from byoc_lab.listeners import Listeners
 from byoc_lab.tracebacks import user_line
 from byoc_lab.widgets._assets import static
 
@@ -40,8 +39,6 @@ if TYPE_CHECKING:
     from byoc_lab.workbench import ApplyResult, Workbench
 
 __all__ = ["Editor", "error_line"]
-
-logger = logging.getLogger(__name__)
 
 ApplyCallback = Callable[["ApplyResult"], None]
 
@@ -82,8 +79,7 @@ class Editor(anywidget.AnyWidget):
         text = source if source is not None else workbench.source_text
         super().__init__(source=text)
         self._workbench = workbench
-        self._callbacks: list[ApplyCallback] = []
-        self._lock = threading.Lock()
+        self._callbacks: Listeners[ApplyResult] = Listeners("Editor.on_apply")
         self.on_msg(self._on_browser_message)
         self._unfollow = workbench.on_change(self._follow)
 
@@ -98,15 +94,7 @@ class Editor(anywidget.AnyWidget):
         Callbacks run on the thread that applied (the kernel's main thread for the
         Apply button). One that raises is logged and does not undo the apply.
         """
-        with self._lock:
-            self._callbacks.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._callbacks:
-                    self._callbacks.remove(callback)
-
-        return unsubscribe
+        return self._callbacks.add(callback)
 
     def apply(self, source: str | None = None) -> ApplyResult | None:
         """Apply ``source`` (default: the current ``source`` trait) to the workbench.
@@ -125,13 +113,7 @@ class Editor(anywidget.AnyWidget):
             return None
         self.error = {}
         self.status = _applied_status(result)
-        with self._lock:
-            callbacks = list(self._callbacks)
-        for callback in callbacks:
-            try:
-                callback(result)
-            except Exception:  # a listener's bug must not turn a good apply into an error
-                logger.exception("an Editor.on_apply callback failed")
+        self._callbacks.notify(result)  # a listener's bug is logged, never undoes the apply
         return result
 
     def _follow(self, result: ApplyResult) -> None:
