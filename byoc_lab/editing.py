@@ -17,6 +17,7 @@ import ast
 import builtins
 import inspect
 import itertools
+import logging
 import sys
 import types
 from collections.abc import Iterator
@@ -26,7 +27,15 @@ from typing import Any
 from .errors import PreflightError, ProcessorSourceError
 from .tracebacks import register_source, user_filename
 
-__all__ = ["SOURCE_ATTRIBUTE", "CompiledProcessor", "compile_processor", "editable_source"]
+__all__ = [
+    "SOURCE_ATTRIBUTE",
+    "CompiledProcessor",
+    "compile_processor",
+    "editable_source",
+    "is_builtin",
+]
+
+logger = logging.getLogger(__name__)
 
 SOURCE_ATTRIBUTE = "__byoc_lab_source__"
 """Class attribute holding the text a class was compiled from (read by export)."""
@@ -233,25 +242,36 @@ def _pick(
 # -- the other way: text for an existing processor ----------------------------------------
 
 
-def editable_source(processor: Any) -> str:
+def is_builtin(cls: type) -> bool:
+    """True for classes defined by byoc_lab itself (GreenTint, Passthrough, ...)."""
+    return cls.__module__ == "byoc_lab" or cls.__module__.startswith("byoc_lab.")
+
+
+def editable_source(processor: Any, *, spec: str | None = None) -> str:
     """Source text an editor can show, change and apply for ``processor``.
 
-    ``processor`` is a class or an instance. In order: the text it was compiled from
-    (``__byoc_lab_source__``); for byoc_lab's built-ins (GreenTint, Passthrough,
-    Grayscale) a self-contained module defining an equivalent class; the file of its
-    module, or the notebook cells that defined it (as export finds them); else a
-    commented starter processor saying why the source was not found.
+    ``processor`` is a class or an instance; ``spec`` the ``"file.py:Class"`` it was
+    loaded from, if any. In order: the file ``spec`` names; the text the class was
+    compiled from (``__byoc_lab_source__``); for byoc_lab's built-ins (GreenTint,
+    Passthrough, Grayscale) a self-contained module defining an equivalent class; the
+    file of its module, or the notebook cells that defined it (as export finds them);
+    else a commented starter processor saying why the source was not found.
     """
+    from .export.source import resolve_source
+
+    if spec is not None:
+        try:
+            return resolve_source(spec).text
+        except PreflightError as exc:
+            logger.info("no source file for %s (%s); using the class's source", spec, exc)
     cls = processor if isinstance(processor, type) else type(processor)
     captured = vars(cls).get(SOURCE_ATTRIBUTE)
     if isinstance(captured, str):
         return captured
-    if cls.__module__ == "byoc_lab" or cls.__module__.startswith("byoc_lab."):
+    if is_builtin(cls):
         template = builtin_template(cls)
         if template is not None:
             return template
-    from .export.source import resolve_source
-
     try:
         return resolve_source(cls).text
     except PreflightError as exc:

@@ -34,8 +34,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .builtins import GreenTint
-from .editing import SOURCE_ATTRIBUTE, compile_processor, editable_source
-from .errors import ByocLabError, PreflightError, RuntimeStateError
+from .editing import SOURCE_ATTRIBUTE, compile_processor, editable_source, is_builtin
+from .errors import ByocLabError, RuntimeStateError
 from .listeners import Listeners
 from .loader import as_processor
 from .params import ParamSpec, carry_params, current_params
@@ -148,7 +148,8 @@ class Workbench:
         """
         with self._lock:
             if self._source_text is None:
-                self._source_text = _text_of(self._origin, self.processor)
+                spec = self._origin if isinstance(self._origin, str) else None
+                self._source_text = editable_source(self.processor, spec=spec)
             return self._source_text
 
     @property
@@ -204,7 +205,7 @@ class Workbench:
             self._check_open()
             instance = as_processor(processor)
             cls = type(instance)
-            if source_text is not None and not _is_builtin(cls):
+            if source_text is not None and not is_builtin(cls):
                 setattr(cls, SOURCE_ATTRIBUTE, source_text)
             text = source_text if source_text is not None else editable_source(instance)
             result = self._install(instance, text)
@@ -400,19 +401,3 @@ def _clone(processor: Any) -> Any:
     twin = create_instance(type(processor))
     carry_params(processor, twin)
     return twin
-
-
-def _is_builtin(cls: type) -> bool:
-    return cls.__module__ == "byoc_lab" or cls.__module__.startswith("byoc_lab.")
-
-
-def _text_of(origin: Any, processor: Any) -> str:
-    """The file of a ``"file.py:Class"`` spec, else the processor's editable source."""
-    if isinstance(origin, str):
-        from .export.source import resolve_source
-
-        try:
-            return resolve_source(origin).text
-        except PreflightError as exc:
-            logger.info("no source file for %s (%s); using the class's source", origin, exc)
-    return editable_source(processor)

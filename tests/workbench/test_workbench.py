@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from byoc_lab import (
@@ -161,3 +163,17 @@ def test_close_is_final_and_current_moves_back() -> None:
     finally:
         first.close()
     assert current_workbench() is None
+
+
+def test_a_processor_loaded_from_a_file_shows_the_whole_file(scenario: Path) -> None:
+    path = scenario / "duck_typed.py"
+    bench = Workbench(f"{path}:{_first_class(path)}", source=solid_source(), size=SIZE)
+    try:
+        assert bench.source_text == path.read_text()
+    finally:
+        bench.close()
+
+
+def _first_class(path: Path) -> str:
+    line = next(line for line in path.read_text().splitlines() if line.startswith("class "))
+    return line.removeprefix("class ").split("(")[0].split(":")[0].strip()
